@@ -1,0 +1,53 @@
+"""Turns errors raised below the API into clear 4xx answers instead of 500s.
+
+- Django ``ValidationError`` (from ``Model.clean`` or a service): 400, by field.
+- ``ProtectedError`` (deleting something others depend on): 409, naming the dependants.
+- ``IntegrityError`` (a concurrent write won a unique race): 409.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.db.models import ProtectedError, RestrictedError
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def django_errors_to_drf(exc: DjangoValidationError) -> dict | list:
+    detail = serializers.as_serializer_error(exc)
+    if isinstance(detail, dict) and "__all__" in detail:
+        detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop("__all__")
+    return detail
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+def _describe_protected(exc: ProtectedError | RestrictedError) -> str:
+    objs = list(
+        exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+    )
+    names = ", ".join(f"{obj._meta.verbose_name} {obj}" for obj in objs[:10])
+    more = f" and {len(objs) - 10} more" if len(objs) > 10 else ""
+    return f"Cannot delete: still in use by {names}{more}."
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(django_errors_to_drf(exc))
+    elif isinstance(exc, ProtectedError | RestrictedError):
+        exc = Conflict(_describe_protected(exc))
+    elif isinstance(exc, IntegrityError):
+        exc = Conflict("The change conflicts with a concurrent change; reload and try again.")
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, Conflict):
+        return Response(response.data, status=status.HTTP_409_CONFLICT, headers=response.headers)
+    return response

@@ -1,0 +1,65 @@
+"""Related objects: written as an id, read back in brief form ``{id, url, name}``.
+
+A list of hosts then shows each host's site and rack by name without a second call, and a
+client still sends plain ids. The schema documents both shapes (see dcpower.api.schema).
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+
+class BriefRelatedField(serializers.PrimaryKeyRelatedField):
+    """A foreign key written as ``12`` and read as ``{"id": 12, "url": ..., "name": ...}``.
+
+    ``extra`` names further attributes included in the brief form (e.g. an outlet's number).
+    The viewset must select_related the target so that reading costs no query.
+    """
+
+    def __init__(self, *, view_name: str, extra: tuple[str, ...] = (), **kwargs):
+        self.view_name = view_name
+        self.extra = extra
+        super().__init__(**kwargs)
+
+    def use_pk_only_optimization(self) -> bool:
+        return False
+
+    def to_representation(self, value):
+        return brief(
+            value, view_name=self.view_name, request=self.context.get("request"), extra=self.extra
+        )
+
+
+def brief(obj, *, view_name: str, request, extra: tuple[str, ...] = ()) -> dict:
+    data = {
+        "id": obj.pk,
+        "url": reverse(view_name, kwargs={"pk": obj.pk}, request=request),
+        "name": str(obj),
+    }
+    for attr in extra:
+        data[attr] = getattr(obj, attr)
+    return data
+
+
+class BriefObjectField(serializers.Field):
+    """A read-only brief object reached through an attribute path (``"rack.site"``)."""
+
+    def __init__(self, *, view_name: str, extra: tuple[str, ...] = (), **kwargs):
+        self.view_name = view_name
+        self.extra = extra
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance):
+        value = instance
+        for part in (self.source or self.field_name).split("."):
+            value = getattr(value, part, None)
+            if value is None:
+                return None
+        return value
+
+    def to_representation(self, value):
+        return brief(
+            value, view_name=self.view_name, request=self.context.get("request"), extra=self.extra
+        )

@@ -1,0 +1,70 @@
+"""The base viewset for model resources: transactional writes and all-or-nothing bulk create."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from rest_framework import status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+BULK_CREATE_MAX_ITEMS = 1000
+
+
+class ModelResourceViewSet(viewsets.ModelViewSet):
+    """CRUD where every write runs in one transaction.
+
+    Validation runs inside that transaction, so a rule that locks a parent row (a rack while
+    a host is placed in it) holds its lock until the write commits.
+
+    POSTing a JSON list creates every item or none: each item is validated against the state
+    that includes the items before it, and the answer is either 201 with all objects or 400
+    with one error object per item (empty for the items that were fine).
+    """
+
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def create(self, request, *args, **kwargs):
+        if isinstance(request.data, list):
+            return self.bulk_create(request)
+        with transaction.atomic():
+            return super().create(request, *args, **kwargs)
+
+    def update(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().update(request, *args, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().destroy(request, *args, **kwargs)
+
+    def bulk_create(self, request):
+        items = request.data
+        if not items:
+            raise ValidationError({"non_field_errors": ["A bulk create needs at least one item."]})
+        if len(items) > BULK_CREATE_MAX_ITEMS:
+            raise ValidationError(
+                {"non_field_errors": [f"At most {BULK_CREATE_MAX_ITEMS} items per request."]}
+            )
+        created, errors = [], []
+        with transaction.atomic():
+            for item in items:
+                serializer = self.get_serializer(data=item)
+                if not serializer.is_valid():
+                    errors.append(serializer.errors)
+                    continue
+                try:
+                    with transaction.atomic():  # a savepoint: a failed item leaves the rest usable
+                        self.perform_create(serializer)
+                except IntegrityError:
+                    errors.append({"non_field_errors": ["Conflicts with a concurrent change."]})
+                    continue
+                errors.append({})
+                created.append(serializer.instance)
+            if any(errors):
+                transaction.set_rollback(True)
+                return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        # Read back through the list queryset so related objects are loaded in a few queries.
+        objects = self.get_queryset().filter(pk__in=[obj.pk for obj in created])
+        by_pk = {obj.pk: obj for obj in objects}
+        data = self.get_serializer([by_pk[obj.pk] for obj in created], many=True).data
+        return Response(data, status=status.HTTP_201_CREATED)

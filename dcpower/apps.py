@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class DcpowerConfig(AppConfig):
+    name = "dcpower"
+    verbose_name = "dcpower"
+
+    def ready(self) -> None:
+        # Registers the OpenAPI schema extensions for our custom fields.
+        from dcpower.api import schema  # noqa: F401

@@ -1,0 +1,20 @@
+"""Top-level URLs: the admin and version 1 of the REST API with its schema and docs."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+api_v1 = [
+    path("", include("inventory.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api-v1"))),
+]
+
+admin.site.site_header = "dcpower"
+admin.site.site_title = "dcpower"
+admin.site.index_title = "Inventory and power"

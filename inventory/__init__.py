@@ -1,0 +1,1 @@
+"""Inventory: sites, racks, power feeds, PDUs, outlets, hosts and their power supplies."""

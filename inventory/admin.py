@@ -1,0 +1,278 @@
+"""The technicians' admin: every inventory object, with the same validation as the API
+(``Model.clean()``), useful columns, filters, search, and the rack's computed power budget."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+
+from inventory import selectors, services
+from inventory.models import PDU, Host, Outlet, PowerFeed, PowerSupply, Rack, Site
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "description"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class HostInline(admin.TabularInline):
+    model = Host
+    fields = ["name", "position_u", "u_height", "status", "role", "protected"]
+    show_change_link = True
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("site")
+
+
+class PDUInline(admin.TabularInline):
+    model = PDU
+    fields = ["name", "vendor_profile", "management_host", "outlet_count", "feed", "mounting"]
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+    extra = 0
+    max_num = 0  # PDUs are added on their own page, where their outlets are created
+
+
+def _watts(value: int | None) -> str:
+    return "—" if value is None else f"{value / 1000:.1f} kW"
+
+
+@admin.register(Rack)
+class RackAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "site",
+        "room",
+        "row",
+        "status",
+        "u_height",
+        "capacity",
+        "allocated",
+        "utilization",
+    ]
+    list_filter = ["site", "status", "room"]
+    search_fields = ["name", "room", "row", "serial", "asset_tag"]
+    list_select_related = ["site"]
+    readonly_fields = ["power_summary"]
+    inlines = [PDUInline, HostInline]
+    fieldsets = [
+        (None, {"fields": ["site", "name", "status", "u_height"]}),
+        ("Location", {"fields": ["room", "row"]}),
+        ("Asset", {"fields": ["serial", "asset_tag", "description"]}),
+        ("Power", {"fields": ["power_summary"]}),
+    ]
+
+    def get_queryset(self, request):
+        return selectors.rack_power_prefetch(super().get_queryset(request))
+
+    def _power(self, rack):
+        if not hasattr(rack, "_power_summary"):
+            rack._power_summary = selectors.rack_power(rack)
+        return rack._power_summary
+
+    @admin.display(description="Capacity (redundant)")
+    def capacity(self, rack):
+        power = self._power(rack)
+        return f"{_watts(power.capacity_w)}{'' if power.redundant else ' (not redundant)'}"
+
+    @admin.display(description="Allocated")
+    def allocated(self, rack):
+        return _watts(self._power(rack).allocated_draw_w)
+
+    @admin.display(description="Utilization")
+    def utilization(self, rack):
+        value = self._power(rack).utilization_percent
+        return "—" if value is None else f"{value:.0f} %"
+
+    @admin.display(description="Power budget")
+    def power_summary(self, rack):
+        if rack.pk is None:
+            return "Computed once the rack is saved."
+        power = self._power(rack)  # the change page loads the rack through get_queryset()
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    side.side,
+                    ", ".join(f.name for f in side.feeds) or "—",
+                    _watts(side.capacity_w),
+                    _watts(side.allocated_draw_w),
+                )
+                for side in power.sides
+            ),
+        )
+        return format_html(
+            "<p>Capacity surviving the loss of one side: <b>{}</b>{}; allocated draw {}; "
+            "utilization {}. Sum of all feeds: {}.</p>"
+            "<table><tr><th>Side</th><th>Feeds</th><th>Capacity</th><th>Allocated</th></tr>"
+            "{}</table>",
+            _watts(power.capacity_w),
+            "" if power.redundant else " (NOT redundant: fed from one side only)",
+            _watts(power.allocated_draw_w),
+            self.utilization(rack),
+            _watts(power.total_feed_capacity_w),
+            rows,
+        )
+
+
+@admin.register(PowerFeed)
+class PowerFeedAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "site",
+        "rack",
+        "side",
+        "status",
+        "voltage",
+        "amperage",
+        "phase",
+        "derating_percent",
+        "available_power",
+    ]
+    list_filter = ["site", "side", "status", "phase"]
+    search_fields = ["name", "description"]
+    list_select_related = ["site", "rack"]
+    readonly_fields = ["available_power_w"]
+
+    @admin.display(description="Available", ordering="available_power_w")
+    def available_power(self, feed):
+        return _watts(feed.available_power_w)
+
+
+class OutletInline(admin.TabularInline):
+    model = Outlet
+    fields = ["number", "label", "state", "plugged_in"]
+    readonly_fields = ["number", "state", "plugged_in"]
+    can_delete = False
+    extra = 0
+    max_num = 0  # outlets follow the PDU's outlet count
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("pdu", "power_supply__host")
+
+    @admin.display(description="Power supply")
+    def plugged_in(self, outlet):
+        supply = getattr(outlet, "power_supply", None)
+        return str(supply) if supply else "—"
+
+
+@admin.register(PDU)
+class PDUAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "rack",
+        "site",
+        "vendor_profile",
+        "protocol",
+        "management_host",
+        "outlet_count",
+        "feed",
+    ]
+    list_filter = ["rack__site", "vendor_profile", "protocol", "feed__side"]
+    search_fields = ["name", "management_host", "serial", "asset_tag"]
+    list_select_related = ["rack__site", "feed"]
+    autocomplete_fields = ["rack", "feed"]
+    inlines = [OutletInline]
+    fieldsets = [
+        (None, {"fields": ["rack", "name", "outlet_count", "feed"]}),
+        ("Mounting", {"fields": ["mounting", "position_u", "u_height"]}),
+        (
+            "Management",
+            {"fields": ["vendor_profile", "protocol", "management_host", "management_port"]},
+        ),
+        (
+            "SNMP",
+            {
+                "fields": [
+                    "snmp_version",
+                    "snmp_read_community",
+                    "snmp_write_community",
+                    "snmp_v3_username",
+                    "snmp_v3_auth_protocol",
+                    "snmp_v3_auth_key",
+                    "snmp_v3_priv_protocol",
+                    "snmp_v3_priv_key",
+                ]
+            },
+        ),
+        ("Modbus TCP", {"fields": ["modbus_unit_id"]}),
+        ("Asset", {"fields": ["serial", "asset_tag", "description"]}),
+    ]
+
+    @admin.display(description="Site", ordering="rack__site__name")
+    def site(self, pdu):
+        return pdu.rack.site
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.pdu_sync_outlets(pdu=form.instance)
+
+
+@admin.register(Outlet)
+class OutletAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "pdu", "number", "label", "state", "power_supply_link"]
+    list_filter = ["state", "pdu__rack__site", "pdu__rack"]
+    search_fields = ["label", "pdu__name", "power_supply__host__name"]
+    list_select_related = ["pdu", "power_supply__host"]
+    readonly_fields = [
+        "state",
+        "state_seen_at",
+        "current_a",
+        "power_w",
+        "energy_kwh",
+        "readings_at",
+    ]
+    autocomplete_fields = ["pdu"]
+
+    @admin.display(description="Power supply")
+    def power_supply_link(self, outlet):
+        supply = getattr(outlet, "power_supply", None)
+        return str(supply) if supply else "—"
+
+
+class PowerSupplyInline(admin.TabularInline):
+    model = PowerSupply
+    fields = ["name", "max_draw_w", "allocated_draw_w", "outlet"]
+    autocomplete_fields = ["outlet"]
+    extra = 0
+
+
+@admin.register(Host)
+class HostAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "site",
+        "rack",
+        "position_u",
+        "u_height",
+        "status",
+        "role",
+        "protected",
+        "redundant_power",
+    ]
+    list_filter = ["site", "status", "role", "protected", "rack"]
+    search_fields = ["name", "role", "serial", "asset_tag"]
+    list_select_related = ["site", "rack"]
+    autocomplete_fields = ["rack"]
+    inlines = [PowerSupplyInline]
+
+    def get_queryset(self, request):
+        return selectors.host_power_prefetch(super().get_queryset(request))
+
+    @admin.display(description="Redundant power", boolean=True)
+    def redundant_power(self, host):
+        return selectors.host_is_redundantly_powered(host)
+
+
+@admin.register(PowerSupply)
+class PowerSupplyAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "host", "max_draw_w", "allocated_draw_w", "outlet"]
+    list_filter = ["host__site"]
+    search_fields = ["name", "host__name", "outlet__pdu__name"]
+    list_select_related = ["host", "outlet__pdu"]
+    autocomplete_fields = ["host", "outlet"]

@@ -1,0 +1,64 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests import factories
+from tests.services import missing_reason, required_services
+
+
+@pytest.fixture(autouse=True)
+def _requires_service(request):
+    for marker in request.node.iter_markers("requires_service"):
+        for name in marker.args:
+            reason = missing_reason(name)
+            if reason is None:
+                continue
+            if name in required_services():
+                pytest.fail(f"required service {name!r} is missing: {reason}")
+            pytest.skip(f"needs {name}: {reason}")
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")
+
+
+@pytest.fixture
+def api(admin_user):
+    """An API client logged in as a superuser."""
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    return client
+
+
+@pytest.fixture
+def anon():
+    return APIClient()
+
+
+@pytest.fixture
+def site(db):
+    return factories.make_site()
+
+
+@pytest.fixture
+def rack(site):
+    return factories.make_rack(site=site)
+
+
+@pytest.fixture
+def feeds(rack):
+    """An A and a B feed into ``rack``: 230 V x 32 A x 80 % = 5,888 W each."""
+    return (
+        factories.make_feed(rack=rack, side="A"),
+        factories.make_feed(rack=rack, side="B"),
+    )
+
+
+@pytest.fixture
+def pdus(rack, feeds):
+    """An A and a B PDU in ``rack`` on the A and B feeds, 24 outlets each."""
+    feed_a, feed_b = feeds
+    return (
+        factories.make_pdu(rack=rack, name="PDU-A", feed=feed_a),
+        factories.make_pdu(rack=rack, name="PDU-B", feed=feed_b),
+    )

@@ -1,0 +1,51 @@
+"""Outside servers and tools that some tests need (PostgreSQL, Redis, later net-snmp, ...).
+
+A test marked ``@pytest.mark.requires_service("postgres")`` runs wherever the service is
+present and is skipped where it is not, so the README's test command passes on a bare machine.
+CI sets ``DCPOWER_REQUIRE_SERVICES`` (comma-separated names, or "all"); a required service that
+is missing then fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.db import connection
+
+
+def _postgres() -> str | None:
+    if connection.vendor == "postgresql":
+        return None
+    return "the test database is not PostgreSQL (set DATABASE_URL=postgres://...)"
+
+
+def _redis() -> str | None:
+    url = os.environ.get("REDIS_URL") or settings.CELERY_BROKER_URL
+    if not url.startswith("redis://"):
+        return "no Redis configured (set CELERY_BROKER_URL=redis://...)"
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 6379), timeout=1):
+            return None
+    except OSError as exc:
+        return f"Redis at {parsed.hostname}:{parsed.port or 6379} is not reachable: {exc}"
+
+
+PROBES: dict[str, Callable[[], str | None]] = {"postgres": _postgres, "redis": _redis}
+
+
+def required_services() -> set[str]:
+    raw = os.environ.get("DCPOWER_REQUIRE_SERVICES", "")
+    names = {name.strip() for name in raw.split(",") if name.strip()}
+    return set(PROBES) if "all" in names else names
+
+
+def missing_reason(name: str) -> str | None:
+    """None when the service is usable, else why not."""
+    if name not in PROBES:
+        raise ValueError(f"unknown service {name!r}; known: {', '.join(sorted(PROBES))}")
+    return PROBES[name]()
