@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "dcpower",
     "inventory",
 ]
@@ -168,6 +169,9 @@ SPECTACULAR_SETTINGS = {
     # read back in brief form ({id, url, name}).
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "RackStatusEnum": "inventory.choices.RackStatus",
         "HostStatusEnum": "inventory.choices.HostStatus",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html, format_html_join
 
 from inventory import selectors, services
@@ -17,8 +18,45 @@ class SiteAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+class HostInlineFormSet(BaseInlineFormSet):
+    """The host rows of a rack's page.
+
+    A row has no site field: a host added here is at the rack's site. ``Host.clean()`` checks
+    each row's units against the database, where the other rows of the same submission have not
+    moved yet, so the rows are also checked against each other here.
+    """
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if form.instance.site_id is None:
+            form.instance.site_id = self.instance.site_id
+
+    def clean(self):
+        super().clean()
+        placed: list[tuple[str, int, int]] = []
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or self._should_delete_form(form):
+                continue
+            position, height = data.get("position_u"), data.get("u_height")
+            if position is None or height is None:
+                continue
+            top = position + height - 1
+            for name, other_bottom, other_top in placed:
+                if position <= other_top and top >= other_bottom:
+                    form.add_error(
+                        "position_u",
+                        f"U{position}-U{top} overlaps host {name!r} at "
+                        f"U{other_bottom}-U{other_top}.",
+                    )
+                    break
+            else:
+                placed.append((data.get("name"), position, top))
+
+
 class HostInline(admin.TabularInline):
     model = Host
+    formset = HostInlineFormSet
     fields = ["name", "position_u", "u_height", "status", "role", "protected"]
     show_change_link = True
     extra = 0
@@ -65,6 +103,11 @@ class RackAdmin(admin.ModelAdmin):
         ("Asset", {"fields": ["serial", "asset_tag", "description"]}),
         ("Power", {"fields": ["power_summary"]}),
     ]
+
+    def get_inlines(self, request, obj):
+        # Hosts are placed in a saved rack (their units are checked against it); PDUs are
+        # added on their own page anyway.
+        return self.inlines if obj is not None else []
 
     def get_queryset(self, request):
         return selectors.rack_power_prefetch(super().get_queryset(request))
@@ -235,8 +278,29 @@ class OutletAdmin(admin.ModelAdmin):
         return str(supply) if supply else "—"
 
 
+class PowerSupplyInlineFormSet(BaseInlineFormSet):
+    """``PowerSupply.clean()`` checks the outlet's site only for a saved host. On the host add
+    page the host is not saved yet, so the rows are checked against its site here."""
+
+    def clean(self):
+        super().clean()
+        host = self.instance
+        if host.pk is not None or host.site_id is None:
+            return
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or self._should_delete_form(form):
+                continue
+            outlet = data.get("outlet")
+            if outlet is not None and outlet.pdu.rack.site_id != host.site_id:
+                form.add_error(
+                    "outlet", f"Outlet {outlet} is at another site than host {host.name!r}."
+                )
+
+
 class PowerSupplyInline(admin.TabularInline):
     model = PowerSupply
+    formset = PowerSupplyInlineFormSet
     fields = ["name", "max_draw_w", "allocated_draw_w", "outlet"]
     autocomplete_fields = ["outlet"]
     extra = 0

@@ -180,8 +180,10 @@ class PDUSerializer(ModelCleanSerializer):
 class OutletSerializer(ModelCleanSerializer):
     url = url_field("outlet")
     pdu = BriefRelatedField(view_name=f"{V}pdu-detail", queryset=PDU.objects.all())
-    power_supply = BriefObjectField(view_name=f"{V}powersupply-detail")
-    host = BriefObjectField(view_name=f"{V}host-detail", source="power_supply.host")
+    power_supply = BriefObjectField(view_name=f"{V}powersupply-detail", allow_null=True)
+    host = BriefObjectField(
+        view_name=f"{V}host-detail", source="power_supply.host", allow_null=True
+    )
 
     class Meta:
         model = Outlet
@@ -221,7 +223,7 @@ class HostPowerSupplyBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.HyperlinkedIdentityField(view_name=f"{V}powersupply-detail")
     name = serializers.CharField()
-    outlet = BriefObjectField(view_name=f"{V}outlet-detail", extra=("number",))
+    outlet = BriefObjectField(view_name=f"{V}outlet-detail", extra=("number",), allow_null=True)
     allocated_draw_w = serializers.IntegerField()
 
 
@@ -277,7 +279,7 @@ class PowerSupplySerializer(ModelCleanSerializer):
         required=False,
         extra=("number",),
     )
-    pdu = BriefObjectField(view_name=f"{V}pdu-detail", source="outlet.pdu")
+    pdu = BriefObjectField(view_name=f"{V}pdu-detail", source="outlet.pdu", allow_null=True)
 
     class Meta:
         model = PowerSupply

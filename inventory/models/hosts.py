@@ -53,12 +53,6 @@ class Host(InventoryModel):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def top_u(self) -> int | None:
-        if self.position_u is None:
-            return None
-        return self.position_u + self.u_height - 1
-
     def clean(self) -> None:
         super().clean()
         if self.asset_tag == "":
