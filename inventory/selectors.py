@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Prefetch, QuerySet
 
-from inventory.choices import FeedSide, PowerFeedStatus
+from inventory.choices import FeedSide, HostStatus, PowerFeedStatus
 from inventory.models import PDU, Host, PowerFeed, PowerSupply, Rack
 
 
@@ -66,7 +66,13 @@ def rack_feeds(rack: Rack) -> list[PowerFeed]:
 
 def rack_power(rack: Rack) -> RackPower:
     feeds = [f for f in rack_feeds(rack) if f.status == PowerFeedStatus.ACTIVE]
-    supplies = [psu for host in rack.hosts.all() for psu in host.power_supplies.all()]
+    # A decommissioned host draws nothing; planned hosts count, as budget reserved for them.
+    supplies = [
+        psu
+        for host in rack.hosts.all()
+        if host.status != HostStatus.DECOMMISSIONED
+        for psu in host.power_supplies.all()
+    ]
     sides = []
     for side in FeedSide.values:
         side_feeds = [f for f in feeds if f.side == side]
@@ -110,16 +116,18 @@ def host_power_prefetch(queryset: QuerySet[Host]) -> QuerySet[Host]:
 
 
 def host_power_feeds(host: Host) -> list[PowerFeed]:
+    """The active feeds that reach the host through its plugged-in supplies."""
     feeds = {}
     for psu in host.power_supplies.all():
-        if psu.outlet is not None and psu.outlet.pdu.feed is not None:
-            feeds[psu.outlet.pdu.feed.pk] = psu.outlet.pdu.feed
+        feed = psu.outlet.pdu.feed if psu.outlet is not None else None
+        if feed is not None and feed.status == PowerFeedStatus.ACTIVE:
+            feeds[feed.pk] = feed
     return list(feeds.values())
 
 
 def host_is_redundantly_powered(host: Host) -> bool:
-    """True when the host's supplies are plugged into PDUs fed by at least two different feeds,
-    so that losing any one feed leaves it powered."""
+    """True when the host's supplies are plugged into PDUs fed by at least two different active
+    feeds, so that losing any one feed leaves it powered."""
     return len(host_power_feeds(host)) >= 2
 
 

@@ -5,6 +5,7 @@ Validation lives in the models' ``clean()``; these functions do what follows a s
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from inventory.models import PDU, Outlet
@@ -26,3 +27,18 @@ def pdu_sync_outlets(*, pdu: PDU) -> None:
     surplus = pdu.outlets.filter(number__gt=pdu.outlet_count)
     if surplus.exists():
         surplus.delete()
+
+
+def outlet_delete(*, outlet: Outlet) -> None:
+    """Outlets exist because the PDU has them: one is removed by lowering the PDU's count."""
+    if outlet.number <= outlet.pdu.outlet_count:
+        raise ValidationError(
+            {
+                "number": (
+                    f"Outlet {outlet.number} is one of PDU {outlet.pdu.name!r}'s "
+                    f"{outlet.pdu.outlet_count} outlets; lower the PDU's outlet_count to remove "
+                    "outlets."
+                )
+            }
+        )
+    outlet.delete()

@@ -23,11 +23,17 @@ def _postgres() -> str | None:
     return "the test database is not PostgreSQL (set DATABASE_URL=postgres://...)"
 
 
+def redis_url() -> str:
+    """The Redis that Redis-backed tests use: the configured broker when it is Redis, else the
+    conventional local one, so the tests run wherever a Redis is present."""
+    configured = settings.CELERY_BROKER_URL
+    if configured.startswith("redis://"):
+        return configured
+    return os.environ.get("DCPOWER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
 def _redis() -> str | None:
-    url = os.environ.get("REDIS_URL") or settings.CELERY_BROKER_URL
-    if not url.startswith("redis://"):
-        return "no Redis configured (set CELERY_BROKER_URL=redis://...)"
-    parsed = urlparse(url)
+    parsed = urlparse(redis_url())
     try:
         with socket.create_connection((parsed.hostname, parsed.port or 6379), timeout=1):
             return None

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.conf import settings
+
+from tests.services import redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,12 +48,13 @@ def test_embedded_broker_needs_no_server(tmp_path):
     received = _run(env, "embedded", "get")
     assert received.returncode == 0, received.stderr
     assert received.stdout.split() == ["filesystem", "broker"]
-    assert any((tmp_path / "broker" / "queue").iterdir()) is False  # consumed
+    assert not any((tmp_path / "broker" / "queue").iterdir())  # consumed
+    assert not (ROOT / "control").exists()  # nothing written outside the data directory
 
 
 @pytest.mark.requires_service("redis")
 def test_redis_broker_round_trip():
-    env = dict(os.environ, CELERY_BROKER_URL=settings.CELERY_BROKER_URL)
+    env = dict(os.environ, CELERY_BROKER_URL=redis_url())
     assert _run(env, "redis", "put").returncode == 0
     received = _run(env, "redis", "get")
     assert received.returncode == 0, received.stderr

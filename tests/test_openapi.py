@@ -62,3 +62,12 @@ def test_interactive_docs_are_served_without_a_cdn(api):
     html = response.content.decode()
     assert "swagger-ui" in html
     assert "cdn.jsdelivr" not in html
+
+
+def test_bulk_create_is_documented_as_one_object_or_a_list(schema):
+    body = schema["paths"]["/api/v1/hosts/"]["post"]["requestBody"]["content"]["application/json"]
+    one, many = body["schema"]["oneOf"]
+    assert one["$ref"].endswith("/HostRequest")
+    assert many["type"] == "array" and many["items"]["$ref"].endswith("/HostRequest")
+    created = schema["paths"]["/api/v1/hosts/"]["post"]["responses"]["201"]["content"]
+    assert created["application/json"]["schema"]["oneOf"][1]["items"]["$ref"].endswith("/Host")

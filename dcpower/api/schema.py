@@ -2,6 +2,7 @@
 (an integer id) and another for responses (an object), and the schema says so."""
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_basic_type, build_object_type
 from drf_spectacular.types import OpenApiTypes
 
@@ -33,3 +34,39 @@ class BriefObjectFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         return _brief_schema(self.target)
+
+
+class ResourceAutoSchema(AutoSchema):
+    """Documents bulk create: POST to a list endpoint takes one object or a list of them
+    (at most BULK_CREATE_MAX_ITEMS) and answers with one object or the list."""
+
+    def _is_bulk_create(self) -> bool:
+        return getattr(self.view, "action", None) == "create" and getattr(
+            self.view, "bulk_create_enabled", False
+        )
+
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        if self._is_bulk_create():
+            schema = _one_or_many(schema)
+        return schema, required
+
+    def _get_response_for_code(
+        self, serializer, status_code, media_types=None, direction="response"
+    ):
+        response = super()._get_response_for_code(serializer, status_code, media_types, direction)
+        if self._is_bulk_create() and str(status_code) == "201":
+            for media in response.get("content", {}).values():
+                media["schema"] = _one_or_many(media["schema"])
+        return response
+
+
+def _one_or_many(schema: dict) -> dict:
+    from dcpower.api.viewsets import BULK_CREATE_MAX_ITEMS
+
+    return {
+        "oneOf": [
+            schema,
+            {"type": "array", "items": schema, "minItems": 1, "maxItems": BULK_CREATE_MAX_ITEMS},
+        ]
+    }

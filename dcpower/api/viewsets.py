@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from rest_framework import status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 BULK_CREATE_MAX_ITEMS = 1000
 
@@ -22,6 +23,27 @@ class ModelResourceViewSet(viewsets.ModelViewSet):
     """
 
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    bulk_create_enabled = True  # the schema documents the list form of POST (dcpower.api.schema)
+
+    def list(self, request, *args, **kwargs):
+        self.refuse_unknown_query_parameters(request)
+        return super().list(request, *args, **kwargs)
+
+    def refuse_unknown_query_parameters(self, request) -> None:
+        """A misspelt filter must not silently return the whole list (a script would act on
+        every object): parameters that are neither filters nor paging/ordering are refused."""
+        allowed = {
+            api_settings.SEARCH_PARAM,
+            api_settings.ORDERING_PARAM,
+            api_settings.URL_FORMAT_OVERRIDE,
+            "limit",
+            "offset",
+        }
+        if self.filterset_class is not None:
+            allowed |= set(self.filterset_class.base_filters)
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
 
     def create(self, request, *args, **kwargs):
         if isinstance(request.data, list):

@@ -213,11 +213,6 @@ class OutletSerializer(ModelCleanSerializer):
             "readings_at",
         ]
 
-    def validate_pdu(self, pdu):
-        if self.instance is not None and pdu.pk != self.instance.pdu_id:
-            raise serializers.ValidationError("An outlet cannot move to another PDU.")
-        return pdu
-
 
 class HostPowerSupplyBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField()

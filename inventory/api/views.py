@@ -62,6 +62,9 @@ class OutletViewSet(ModelResourceViewSet):
     search_fields = ["label", "pdu__name", "power_supply__host__name"]
     ordering_fields = ["id", "pdu__name", "number", "state", "power_w", "current_a"]
 
+    def perform_destroy(self, instance):
+        services.outlet_delete(outlet=instance)
+
 
 class HostViewSet(ModelResourceViewSet):
     queryset = selectors.host_power_prefetch(Host.objects.select_related("site", "rack"))

@@ -57,6 +57,19 @@ class Host(InventoryModel):
         super().clean()
         if self.asset_tag == "":
             self.asset_tag = None
+        if self.pk is not None and self.site_id is not None:
+            foreign = self.power_supplies.exclude(outlet__isnull=True).exclude(
+                outlet__pdu__rack__site_id=self.site_id
+            )
+            if foreign.exists():
+                raise ValidationError(
+                    {
+                        "site": (
+                            "The host's power supplies are plugged into outlets at another "
+                            "site; unplug them first."
+                        )
+                    }
+                )
         if self.rack_id is None:
             if self.position_u is not None:
                 raise ValidationError({"position_u": "A host needs a rack to have a position."})

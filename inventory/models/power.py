@@ -24,6 +24,7 @@ from inventory.choices import (
     VendorProfile,
 )
 from inventory.models.base import InventoryModel, lock_row_for_validation
+from inventory.models.racks import RACK_MAX_UNITS
 
 PDU_MAX_OUTLETS = 128
 SNMP_V3_MIN_KEY_LENGTH = 8  # RFC 3414: pass phrases shorter than 8 octets are refused
@@ -100,6 +101,27 @@ class PowerFeed(InventoryModel):
             raise ValidationError(
                 {"rack": f"Rack {self.rack.name!r} is not at site {self.site.name!r}."}
             )
+        if self.pk is None:
+            return
+        # The PDUs on this feed must stay where a feed of this site and rack can reach them.
+        pdus = self.pdus.select_related("rack")
+        stranded = [p for p in pdus if p.rack.site_id != self.site_id]
+        if stranded:
+            raise ValidationError(
+                {"site": f"PDU {stranded[0].name!r} on this feed is at another site."}
+            )
+        if self.rack_id is not None:
+            elsewhere = [p for p in pdus if p.rack_id != self.rack_id]
+            if elsewhere:
+                raise ValidationError(
+                    {
+                        "rack": (
+                            f"PDU {elsewhere[0].name!r} on this feed is in rack "
+                            f"{elsewhere[0].rack.name!r}; a feed delivered to one rack cannot "
+                            "power PDUs in another."
+                        )
+                    }
+                )
 
     def save(self, *args, **kwargs):
         # A stored copy of a value derived from this row alone, so that lists and sums stay in
@@ -168,7 +190,7 @@ class PDU(InventoryModel):
     position_u = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(RACK_MAX_UNITS)],
         help_text="Lowest unit occupied; only for PDUs mounted in rack units.",
     )
     u_height = models.PositiveSmallIntegerField(
@@ -331,22 +353,28 @@ class Outlet(InventoryModel):
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
-        instance._number_from_db = instance.__dict__.get("number")
+        instance._stored = (instance.__dict__.get("pdu_id"), instance.__dict__.get("number"))
         return instance
 
     def clean(self) -> None:
         super().clean()
         if self.pdu_id is None or self.number is None:
             return
+        stored_pdu_id, stored_number = getattr(self, "_stored", (None, None))
+        if not self._state.adding and stored_pdu_id != self.pdu_id:
+            raise ValidationError({"pdu": "An outlet cannot move to another PDU."})
         # Only a number being set is checked: an existing outlet above a count that is being
         # reduced is removed by the PDU's outlet sync, and must not block the PDU form.
-        number_is_new = self._state.adding or getattr(self, "_number_from_db", None) != self.number
-        if number_is_new and self.number > self.pdu.outlet_count:
+        if not self._state.adding and stored_number == self.number:
+            return
+        # The count read under the PDU's lock, so a concurrent reduction is seen.
+        pdu = lock_row_for_validation(PDU, self.pdu_id) or self.pdu
+        if self.number > pdu.outlet_count:
             raise ValidationError(
                 {
                     "number": (
-                        f"PDU {self.pdu.name!r} has {self.pdu.outlet_count} outlets; "
-                        f"outlet numbers run from 1 to {self.pdu.outlet_count}."
+                        f"PDU {pdu.name!r} has {pdu.outlet_count} outlets; "
+                        f"outlet numbers run from 1 to {pdu.outlet_count}."
                     )
                 }
             )

@@ -49,10 +49,14 @@ class Rack(InventoryModel):
         super().clean()
         if self.asset_tag == "":
             self.asset_tag = None
-        if self.pk is None or self.u_height is None:
+        if self.pk is None:
             return
         # Locked so that a host placed concurrently cannot slip above the new height.
-        lock_row_for_validation(Rack, self.pk)
+        stored = lock_row_for_validation(Rack, self.pk)
+        if stored is not None and stored.site_id != self.site_id:
+            self._clean_site_change()
+        if self.u_height is None:
+            return
         tallest = self.highest_mounted_object()
         if tallest is not None and tallest.top_u > self.u_height:
             raise ValidationError(
@@ -60,6 +64,25 @@ class Rack(InventoryModel):
                     "u_height": (
                         f"Cannot shrink the rack to {self.u_height}U: {tallest.kind} "
                         f"{tallest.name!r} occupies U{tallest.top_u}."
+                    )
+                }
+            )
+
+    def _clean_site_change(self) -> None:
+        """Hosts and feeds carry their own site: moving the rack would leave them behind."""
+        dependants = [
+            f"{qs.count()} {label}"
+            for qs, label in ((self.hosts.all(), "host(s)"), (self.power_feeds.all(), "feed(s)"))
+            if qs.exists()
+        ]
+        if self.pdus.filter(feed__isnull=False).exists():
+            dependants.append("PDU(s) on site feeds")
+        if dependants:
+            raise ValidationError(
+                {
+                    "site": (
+                        "Cannot move the rack to another site while it holds "
+                        f"{', '.join(dependants)}; move or remove them first."
                     )
                 }
             )
@@ -106,14 +129,15 @@ class Rack(InventoryModel):
         Locks the rack row first (inside a transaction), so concurrent placements are checked
         one after the other and two objects can never be committed into the same units.
         """
-        lock_row_for_validation(Rack, self.pk)
+        # The stored height, read under the lock: a concurrent shrink has committed by now.
+        stored = lock_row_for_validation(Rack, self.pk) or self
         top = position_u + u_height - 1
-        if top > self.u_height:
+        if top > stored.u_height:
             raise ValidationError(
                 {
                     "position_u": (
-                        f"U{position_u}-U{top} does not fit in rack {self.name!r}, "
-                        f"which is {self.u_height}U tall."
+                        f"U{position_u}-U{top} does not fit in rack {stored.name!r}, "
+                        f"which is {stored.u_height}U tall."
                     )
                 }
             )

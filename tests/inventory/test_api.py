@@ -360,3 +360,29 @@ def test_pagination_defaults_to_50_and_caps_at_1000(api, site):
         "R0010",
         "R0011",
     ]
+
+
+def test_an_outlet_within_the_pdu_count_cannot_be_deleted(api, pdus):
+    outlet = pdus[0].outlets.get(number=5)
+    response = api.delete(f"{API}/outlets/{outlet.pk}/")
+    assert response.status_code == 400
+    assert "lower the PDU's outlet_count" in response.data["number"][0]
+    assert pdus[0].outlets.count() == 24
+
+
+def test_a_missing_outlet_can_be_recreated_within_the_count(api, pdus):
+    pdus[0].outlets.filter(number=5).delete()
+    response = api.post(f"{API}/outlets/", {"pdu": pdus[0].pk, "number": 5}, format="json")
+    assert response.status_code == 201, response.data
+    too_high = api.post(f"{API}/outlets/", {"pdu": pdus[0].pk, "number": 25}, format="json")
+    assert too_high.status_code == 400
+    assert "numbers run from 1 to 24" in too_high.data["number"][0]
+
+
+def test_unknown_query_parameters_are_refused(api, rack):
+    response = api.get(f"{API}/hosts/?stauts=active")
+    assert response.status_code == 400
+    assert response.data == {"stauts": ["Unknown query parameter."]}
+    assert (
+        api.get(f"{API}/hosts/?status=active&limit=5&offset=0&ordering=name&q=x").status_code == 200
+    )

@@ -25,7 +25,7 @@ def _in_thread(target, *args):
     def run():
         try:
             outcome["result"] = target(*args)
-        except Exception as exc:  # noqa: BLE001 - the outcome is what the test inspects
+        except Exception as exc:  # the outcome is what the test inspects
             outcome["error"] = exc
         finally:
             connection.close()
@@ -120,3 +120,35 @@ def test_a_rack_cannot_shrink_under_a_host_placed_concurrently():
     assert "error" not in placer_outcome, placer_outcome
     assert isinstance(shrink_outcome.get("error"), ValidationError)
     assert Rack.objects.get(pk=rack.pk).u_height == 42
+
+
+def test_a_host_cannot_be_placed_above_a_height_shrunk_concurrently():
+    rack = factories.make_rack(u_height=42)
+    shrink_validated = threading.Event()
+
+    def shrink():
+        with transaction.atomic():
+            fresh = Rack.objects.get(pk=rack.pk)
+            fresh.u_height = 30
+            fresh.full_clean()
+            shrink_validated.set()
+            time.sleep(1.0)
+            fresh.save()
+
+    def place_high_host():
+        with transaction.atomic():
+            # The rack as this writer loaded it before the shrink committed: 42U.
+            stale_rack = Rack.objects.get(pk=rack.pk)
+            host = Host(site_id=rack.site_id, rack=stale_rack, name="top", position_u=40)
+            host.full_clean()
+            host.save()
+
+    shrinker, shrink_outcome = _in_thread(shrink)
+    assert shrink_validated.wait(10)
+    placer, placer_outcome = _in_thread(place_high_host)
+    shrinker.join(20)
+    placer.join(20)
+
+    assert "error" not in shrink_outcome, shrink_outcome
+    assert "30U tall" in str(placer_outcome.get("error"))
+    assert not Host.objects.exists()

@@ -349,3 +349,43 @@ def test_one_supply_per_outlet(rack):
     assert "outlet" in errors_of(second)
     with pytest.raises(IntegrityError), transaction.atomic():
         second.save()
+
+
+# --- Changes that would strand dependent objects -----------------------------------------
+
+
+def test_a_rack_holding_hosts_cannot_move_to_another_site(rack):
+    factories.make_host(rack=rack)
+    rack.site = factories.make_site()
+    assert "move or remove them first" in errors_of(rack)["site"][0]
+
+
+def test_an_empty_rack_may_move_to_another_site(rack):
+    rack.site = factories.make_site()
+    rack.full_clean()
+
+
+def test_a_feed_cannot_be_redelivered_to_another_rack_while_pdus_use_it(rack, pdus):
+    feed_a = pdus[0].feed
+    feed_a.rack = factories.make_rack(site=rack.site)
+    assert "cannot power PDUs in another" in errors_of(feed_a)["rack"][0]
+
+
+def test_a_feed_cannot_move_to_another_site_while_pdus_use_it(rack, pdus):
+    feed_a = pdus[0].feed
+    feed_a.rack = None
+    feed_a.site = factories.make_site()
+    assert "site" in errors_of(feed_a)
+
+
+def test_a_host_with_plugged_supplies_cannot_change_site(site, rack, pdus):
+    host = factories.make_host(site=site)  # not racked
+    factories.make_supply(host=host, outlet=pdus[0].outlets.get(number=1))
+    host.site = factories.make_site()
+    assert "unplug them first" in errors_of(host)["site"][0]
+
+
+def test_an_outlet_cannot_move_to_another_pdu(pdus):
+    outlet = pdus[0].outlets.get(number=1)
+    outlet.pdu = pdus[1]
+    assert errors_of(outlet) == {"pdu": ["An outlet cannot move to another PDU."]}

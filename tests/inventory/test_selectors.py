@@ -42,7 +42,7 @@ def test_a_rack_fed_from_one_side_is_not_redundant(rack):
 
 
 def test_only_active_feeds_count(rack, feeds):
-    feed_a, feed_b = feeds
+    _, feed_b = feeds
     feed_b.status = "planned"
     feed_b.save()
     power = power_of(rack)
@@ -95,3 +95,18 @@ def test_a_host_with_an_unplugged_second_supply_is_not(rack, pdus):
     factories.make_supply(host=host, outlet=pdus[0].outlets.get(number=1))
     factories.make_supply(host=host, outlet=None)
     assert host_is_redundantly_powered(_host(host)) is False
+
+
+def test_a_host_whose_second_feed_is_offline_is_not_redundant(rack, pdus, feeds):
+    host = factories.make_dual_psu_host(rack=rack, pdu_a=pdus[0], pdu_b=pdus[1], outlet=1)
+    feeds[1].status = "offline"
+    feeds[1].save()
+    assert host_is_redundantly_powered(_host(host)) is False
+
+
+def test_decommissioned_hosts_do_not_count_toward_allocated_draw(rack, pdus):
+    factories.make_dual_psu_host(rack=rack, pdu_a=pdus[0], pdu_b=pdus[1], outlet=1)
+    old = factories.make_dual_psu_host(rack=rack, pdu_a=pdus[0], pdu_b=pdus[1], outlet=2)
+    old.status = "decommissioned"
+    old.save()
+    assert power_of(rack).allocated_draw_w == 400
