@@ -272,35 +272,17 @@ class OutletAdmin(admin.ModelAdmin):
     ]
     autocomplete_fields = ["pdu"]
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # outlets follow the PDU's outlet count (see services.pdu_sync_outlets)
+
     @admin.display(description="Power supply")
     def power_supply_link(self, outlet):
         supply = getattr(outlet, "power_supply", None)
         return str(supply) if supply else "—"
 
 
-class PowerSupplyInlineFormSet(BaseInlineFormSet):
-    """``PowerSupply.clean()`` checks the outlet's site only for a saved host. On the host add
-    page the host is not saved yet, so the rows are checked against its site here."""
-
-    def clean(self):
-        super().clean()
-        host = self.instance
-        if host.pk is not None or host.site_id is None:
-            return
-        for form in self.forms:
-            data = getattr(form, "cleaned_data", None)
-            if not data or self._should_delete_form(form):
-                continue
-            outlet = data.get("outlet")
-            if outlet is not None and outlet.pdu.rack.site_id != host.site_id:
-                form.add_error(
-                    "outlet", f"Outlet {outlet} is at another site than host {host.name!r}."
-                )
-
-
 class PowerSupplyInline(admin.TabularInline):
     model = PowerSupply
-    formset = PowerSupplyInlineFormSet
     fields = ["name", "max_draw_w", "allocated_draw_w", "outlet"]
     autocomplete_fields = ["outlet"]
     extra = 0

@@ -133,11 +133,10 @@ class PowerSupply(InventoryModel):
                 f"Allocated draw ({self.allocated_draw_w} W) cannot exceed the maximum draw "
                 f"({self.max_draw_w} W)."
             )
-        if self.outlet_id is not None and self.host_id is not None:
-            outlet_site_id = self.outlet.pdu.rack.site_id
-            if outlet_site_id != self.host.site_id:
-                errors["outlet"] = (
-                    f"Outlet {self.outlet} is at another site than host {self.host.name!r}."
-                )
+        # The host may be unsaved (a supply row on the host's add page) but is known.
+        host = self.host if PowerSupply.host.is_cached(self) or self.host_id else None
+        outlet_site_id = self.outlet.pdu.rack.site_id if self.outlet_id is not None else None
+        if host is not None and outlet_site_id not in (None, host.site_id):
+            errors["outlet"] = f"Outlet {self.outlet} is at another site than host {host.name!r}."
         if errors:
             raise ValidationError(errors)
