@@ -14,6 +14,18 @@ class InventoryModel(models.Model):
     class Meta:
         abstract = True
 
+    def clean(self) -> None:
+        super().clean()
+        # An empty optional identifier (asset tag) is stored as NULL, so that many objects may
+        # have none without colliding on its unique constraint.
+        for field in self._meta.concrete_fields:
+            if (
+                isinstance(field, models.CharField)
+                and field.null
+                and field.value_from_object(self) == ""
+            ):
+                setattr(self, field.attname, None)
+
     def validate_constraints(self, exclude=None):
         """Like Django's, but a scoped unique constraint (site + name, pdu + number) reports
         on its last field, so clients are told which field to change: "name", not "__all__"."""

@@ -55,8 +55,6 @@ class Host(InventoryModel):
 
     def clean(self) -> None:
         super().clean()
-        if self.asset_tag == "":
-            self.asset_tag = None
         if self.pk is not None and self.site_id is not None:
             foreign = self.power_supplies.exclude(outlet__isnull=True).exclude(
                 outlet__pdu__rack__site_id=self.site_id

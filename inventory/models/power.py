@@ -228,8 +228,6 @@ class PDU(InventoryModel):
 
     def clean(self) -> None:
         super().clean()
-        if self.asset_tag == "":
-            self.asset_tag = None
         errors: dict[str, str] = {}
         self._clean_protocol(errors)
         if self.rack_id is not None:

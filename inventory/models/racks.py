@@ -47,8 +47,6 @@ class Rack(InventoryModel):
 
     def clean(self) -> None:
         super().clean()
-        if self.asset_tag == "":
-            self.asset_tag = None
         if self.pk is None:
             return
         # Locked so that a host placed concurrently cannot slip above the new height.
