@@ -9,6 +9,7 @@ is missing then fails the test instead of skipping it.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from collections.abc import Callable
 from urllib.parse import urlparse
@@ -41,7 +42,22 @@ def _redis() -> str | None:
         return f"Redis at {parsed.hostname}:{parsed.port or 6379} is not reachable: {exc}"
 
 
-PROBES: dict[str, Callable[[], str | None]] = {"postgres": _postgres, "redis": _redis}
+def _tools(*names: str) -> Callable[[], str | None]:
+    def probe() -> str | None:
+        missing = [name for name in names if shutil.which(name) is None]
+        return f"not installed: {', '.join(missing)}" if missing else None
+
+    return probe
+
+
+PROBES: dict[str, Callable[[], str | None]] = {
+    "postgres": _postgres,
+    "redis": _redis,
+    # net-snmp's command-line tools (Debian package "snmp") and agent ("snmpd").
+    "net-snmp": _tools("snmpget", "snmpset", "snmpwalk", "snmpbulkwalk"),
+    "snmpd": _tools("snmpd"),
+    "mbpoll": _tools("mbpoll"),
+}
 
 
 def required_services() -> set[str]:
