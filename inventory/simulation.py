@@ -104,7 +104,8 @@ def _pdu_entry(pdu: PDU, *, unique_name: bool, auto_profile: str, port: int | No
         "port": pdu.effective_port if port is None else port,
         "outlets": len(loads),
         "loads_w": loads,
-        "phases": 3 if three_phase else 1,
+        # A power meter measures a three-phase supply whatever the feed record says.
+        "phases": 3 if three_phase or profile == "sdm630_meter" else 1,
         "nominal_voltage": voltage,
     }
     if pdu.protocol == PduProtocol.SNMP:

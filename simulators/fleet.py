@@ -62,10 +62,10 @@ class FleetError(ValueError):
     """The fleet description is invalid; the message names the PDU and the key."""
 
 
-def modbus_profiles() -> set[str]:
+def modbus_profiles() -> dict:
     from simulators.modbus.profiles import PROFILES as MODBUS_PROFILES
 
-    return set(MODBUS_PROFILES)
+    return MODBUS_PROFILES
 
 
 @dataclass(frozen=True)
@@ -98,13 +98,19 @@ class PduSpec:
             raise FleetError(f"PDU {name!r}: unknown keys {sorted(unknown)}")
         protocol = merged.get("protocol", "snmp")
         profile = merged.get("profile")
-        known = SNMP_PROFILES if protocol == "snmp" else modbus_profiles()
+        # The protocol is checked first: any value but "snmp" would otherwise import the
+        # Modbus profiles and could fail there instead of naming the bad protocol.
         if protocol not in ("snmp", "modbus"):
             raise FleetError(f"PDU {name!r}: protocol must be snmp or modbus, not {protocol!r}")
+        known = SNMP_PROFILES if protocol == "snmp" else modbus_profiles()
         if profile not in known:
             raise FleetError(
                 f"PDU {name!r}: unknown {protocol} profile {profile!r}; one of {sorted(known)}"
             )
+        if protocol == "modbus":
+            needed = modbus_profiles()[profile].phases
+            if needed is not None and int(merged.get("phases", 1)) != needed:
+                raise FleetError(f"PDU {name!r}: profile {profile!r} needs phases: {needed}")
         snmp = merged.pop("snmp", None) or {}
         modbus = merged.pop("modbus", None) or {}
         try:
@@ -114,6 +120,9 @@ class PduSpec:
                 v3_users=tuple(V3User(**user) for user in snmp.get("v3_users", ())),
             )
             fields = {k: v for k, v in merged.items() if k not in ("snmp", "modbus")}
+            # The protocol defaults to snmp above; pass it on, or a PDU that leaves it out
+            # fails with "missing 1 required positional argument: 'protocol'".
+            fields["protocol"] = protocol
             return cls(**fields, snmp=credentials, modbus_unit_id=int(modbus.get("unit_id", 1)))
         except (TypeError, ValueError) as exc:
             raise FleetError(f"PDU {name!r}: {exc}") from exc
@@ -140,9 +149,18 @@ class FleetSpec:
         if duplicates:
             raise FleetError(f"duplicate PDU names: {sorted(duplicates)}")
         control = raw.get("control")
+        time_scale = raw.get("time_scale", 1.0)
+        # Checked here so that a bad value is a FleetError naming the key (the CLI's exit 2),
+        # not a bare ValueError from float() or from Clock() when the fleet starts.
+        if (
+            isinstance(time_scale, bool)
+            or not isinstance(time_scale, int | float)
+            or time_scale <= 0
+        ):
+            raise FleetError(f"time_scale must be a positive number, not {time_scale!r}")
         return cls(
             pdus=pdus,
-            time_scale=float(raw.get("time_scale", 1.0)),
+            time_scale=float(time_scale),
             control_host=(control or {}).get("host", "127.0.0.1") if control else None,
             control_port=int((control or {}).get("port", 0)),
         )
@@ -150,7 +168,13 @@ class FleetSpec:
     @classmethod
     def load(cls, path: str | Path) -> FleetSpec:
         text = Path(path).read_text()
-        raw = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+        # A file that does not parse is an invalid description too (the CLI answers FleetError
+        # with exit code 2; a bare YAMLError/JSONDecodeError escaped as a traceback).
+        is_json = str(path).endswith(".json")
+        try:
+            raw = json.loads(text) if is_json else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise FleetError(f"{path} is not valid {'JSON' if is_json else 'YAML'}: {exc}") from exc
         return cls.parse(raw)
 
 
@@ -288,7 +312,13 @@ def fleet_in_thread(spec: FleetSpec, *, timeout_s: float = 30.0) -> Iterator[Fle
             loop.run_until_complete(fleet.start())
         except BaseException as exc:  # reported to the caller below
             failure.append(exc)
-            started.set()
+            # Close what did start (sockets of the PDUs before the failing one, the engine):
+            # returning without this leaked them and the loop.
+            try:
+                loop.run_until_complete(fleet.stop())
+            finally:
+                loop.close()
+                started.set()
             return
         started.set()
         loop.run_forever()

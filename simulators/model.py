@@ -46,7 +46,8 @@ class NoSuchOutlet(Exception):
 class Action(enum.Enum):
     ON = "on"
     OFF = "off"
-    REBOOT = "reboot"
+    REBOOT = "reboot"  # off, the off period, on
+    SHORT_ON = "short_on"  # on, the off period, off (NETIO "short on": the mirror of a reboot)
 
 
 @dataclass
@@ -214,6 +215,9 @@ class SimulatedPdu:
                     self._integrate(outlet, t, move.due)
                     t = move.due
                     outlet.relay_on = move.on
+                    # A relay that just moved must not be reported from a snapshot taken
+                    # before it did (commands and force_relay invalidate it the same way).
+                    self._snapshot = None
                 self._integrate(outlet, t, now)
             self._last_advance = now
 
@@ -248,9 +252,12 @@ class SimulatedPdu:
                 outlet.moves.append(_Move(at, True))
             elif action is Action.OFF:
                 outlet.moves.append(_Move(at, False))
-            else:
+            elif action is Action.REBOOT:
                 outlet.moves.append(_Move(at, False))
                 outlet.moves.append(_Move(at + self.off_period_of(outlet), True))
+            else:
+                outlet.moves.append(_Move(at, True))
+                outlet.moves.append(_Move(at + self.off_period_of(outlet), False))
             self._snapshot = None
 
     def off_period_of(self, outlet: SimulatedOutlet) -> float:
@@ -369,17 +376,29 @@ class SimulatedPdu:
     def set_faults(self, **faults) -> None:
         """Set PDU-wide faults (Faults fields) and per-outlet ones given as
         ``stuck_outlets=[n, ...]`` / ``reject_outlets=[n, ...]``."""
+        # Everything is checked before anything is applied: a refused call changes nothing.
+        # (Applying first left e.g. drop_fraction=2 in place after the ValueError, so every
+        # request was dropped and every later set_faults call failed until clear_faults.)
         with self._lock:
-            for number in faults.pop("stuck_outlets", []):
-                self.outlet(number).stuck = True
-            for number in faults.pop("reject_outlets", []):
-                self.outlet(number).reject = True
+            stuck = [self.outlet(n) for n in faults.pop("stuck_outlets", [])]
+            reject = [self.outlet(n) for n in faults.pop("reject_outlets", [])]
+            updates = {}
             for key, value in faults.items():
                 if not hasattr(self.faults, key):
                     raise ValueError(f"unknown fault {key!r}")
-                setattr(self.faults, key, type(getattr(self.faults, key))(value))
-            if not 0 <= self.faults.drop_fraction <= 1:
+                kind = type(getattr(self.faults, key))
+                if kind is bool and not isinstance(value, bool):
+                    # bool("false") is True: a flag must be given as a real boolean.
+                    raise ValueError(f"fault {key!r} must be true or false, not {value!r}")
+                updates[key] = kind(value)
+            if not 0 <= updates.get("drop_fraction", self.faults.drop_fraction) <= 1:
                 raise ValueError("drop_fraction must be between 0 and 1")
+            for outlet in stuck:
+                outlet.stuck = True
+            for outlet in reject:
+                outlet.reject = True
+            for key, value in updates.items():
+                setattr(self.faults, key, value)
 
     def clear_faults(self) -> None:
         with self._lock:
