@@ -37,14 +37,25 @@ def main(argv: list[str] | None = None) -> int:
             control_host=args.control_host or spec.control_host or "127.0.0.1",
             control_port=args.control_port if args.control_port is not None else 0,
         )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(spec))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(spec))
+    except FleetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
 async def _serve(spec: FleetSpec) -> None:
     fleet = Fleet(spec)
-    await fleet.start()
+    try:
+        await fleet.start()
+    except (OSError, ValueError) as exc:
+        # A fleet file that parses but cannot run (an address in use, an SNMPv3 user defined
+        # twice with different keys) is a bad fleet file too: exit 2 with the reason, not a
+        # traceback and 1, and close what did start.
+        await fleet.stop()
+        raise FleetError(f"cannot start the fleet: {exc}") from exc
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

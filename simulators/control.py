@@ -21,6 +21,8 @@ import json
 import re
 from http import HTTPStatus
 
+from simulators.model import NoSuchOutlet
+
 MAX_BODY = 64 * 1024
 
 
@@ -97,6 +99,11 @@ class ControlServer:
                 self._change_outlet(name, int(outlet), body)
             else:
                 raise HttpError(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} not allowed on {path}")
+        except NoSuchOutlet as exc:
+            # Not a KeyError/ValueError: unhandled, it closed the connection without an answer.
+            # An outlet in the path is a missing resource; one named in a body, a bad request.
+            status = HTTPStatus.NOT_FOUND if outlet is not None else HTTPStatus.BAD_REQUEST
+            raise HttpError(status, str(exc)) from exc
         except (KeyError, TypeError, ValueError) as exc:
             raise HttpError(HTTPStatus.BAD_REQUEST, str(exc)) from exc
         return fleet.ground_truth(name)

@@ -14,6 +14,8 @@ import math
 import random
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 NOMINAL_VOLTAGES = (230.0, 208.0, 120.0)
@@ -94,6 +96,12 @@ class SimulatedOutlet:
         """The state the relay is on its way to, or None when no move is scheduled."""
         return self.moves[-1].on if self.moves else None
 
+    @property
+    def next_move(self) -> bool | None:
+        """The state the relay switches to next: during a reboot's relay delay that is off,
+        although ``pending`` (the final state) is on."""
+        return self.moves[0].on if self.moves else None
+
 
 @dataclass(frozen=True)
 class OutletReading:
@@ -106,6 +114,10 @@ class OutletReading:
     apparent_power_va: float
     power_factor: float
     energy_wh: float
+    # The relay's next move (see SimulatedOutlet.next_move). Vendors' "pending off / pending
+    # on" states describe the next move; without it a reboot showed plain "on" for its whole
+    # relay delay (Sentry4 st4OutletControlState, Eaton outletControlStatus).
+    next_move: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +194,7 @@ class SimulatedPdu:
         self._lock = threading.RLock()
         self._last_advance = clock.now()
         self._snapshot: Snapshot | None = None
+        self._held: Snapshot | None = None  # see one_instant()
         self.outlets: dict[int, SimulatedOutlet] = {}
         self._build_outlets(power_factor)
 
@@ -312,8 +325,26 @@ class SimulatedPdu:
 
     # --- Readings ----------------------------------------------------------------------
 
+    @contextmanager
+    def one_instant(self) -> Iterator[None]:
+        """Every reading taken inside is of one instant: a front end answers one request
+        from one snapshot. SNAPSHOT_TICK_S alone did not ensure it: a request straddling the
+        end of a tick read two snapshots, e.g. a relay still off in one varbind and its
+        control state already on in the next."""
+        with self._lock:
+            if self._held is not None:  # already inside one
+                yield
+                return
+            self._held = self.snapshot()
+            try:
+                yield
+            finally:
+                self._held = None
+
     def snapshot(self) -> Snapshot:
         with self._lock:
+            if self._held is not None:
+                return self._held
             self.advance()
             now = self.clock.now()
             if self._snapshot is not None and now - self._snapshot.at < self.SNAPSHOT_TICK_S:
@@ -334,6 +365,7 @@ class SimulatedPdu:
                 number=outlet.number,
                 on=outlet.relay_on,
                 pending=outlet.pending,
+                next_move=outlet.next_move,
                 voltage_v=voltage,
                 current_a=apparent / voltage,
                 power_w=power,

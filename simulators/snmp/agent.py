@@ -76,6 +76,12 @@ class V3User:
             )
         if self.priv != "none" and self.auth == "none":
             raise ValueError("privacy needs authentication")
+        # Without this check a user with auth/priv but no key passed the fleet file and then
+        # crashed the start inside pysnmp's key localisation (ZeroDivisionError).
+        if self.auth != "none" and not self.auth_key:
+            raise ValueError(f"SNMPv3 user {self.name!r}: auth {self.auth!r} needs an auth_key")
+        if self.priv != "none" and not self.priv_key:
+            raise ValueError(f"SNMPv3 user {self.name!r}: priv {self.priv!r} needs a priv_key")
 
     @property
     def security_level(self) -> str:
@@ -180,19 +186,20 @@ class _DispatchingResponder:
         agent_token = _CURRENT_AGENT.set(agent)
         write_token = REQUEST_MAY_WRITE.set(access == "write")
         try:
-            super().process_pdu(
-                snmpEngine,
-                messageProcessingModel,
-                securityModel,
-                securityName,
-                securityLevel,
-                contextEngineId,
-                contextName,
-                pduVersion,
-                PDU,
-                maxSizeResponseScopedPDU,
-                stateReference,
-            )
+            with agent.pdu.one_instant():  # one request reads one instant of the model
+                super().process_pdu(
+                    snmpEngine,
+                    messageProcessingModel,
+                    securityModel,
+                    securityName,
+                    securityLevel,
+                    contextEngineId,
+                    contextName,
+                    pduVersion,
+                    PDU,
+                    maxSizeResponseScopedPDU,
+                    stateReference,
+                )
         finally:
             REQUEST_MAY_WRITE.reset(write_token)
             _CURRENT_AGENT.reset(agent_token)

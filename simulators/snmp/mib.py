@@ -45,6 +45,10 @@ class ManagedObject:
     syntax: type  # a pysnmp rfc1902 type
     get: Callable[[], object]
     set: Callable[[object], None] | None = None  # takes the decoded Python value
+    # Refuses a value with InvalidValue, without side effects. SET runs every varbind's check
+    # before any setter: a setter that validated only when applied let an earlier varbind of
+    # the same request switch an outlet although the request was answered wrongValue.
+    check: Callable[[object], None] | None = None
 
     def value(self):
         return self.syntax(self.get())
@@ -109,10 +113,15 @@ class ObjectTable:
             if value.tagSet != obj.syntax.tagSet:
                 raise smi_error.WrongTypeError(name=name, idx=idx)
             try:
-                decoded = obj.syntax(value)  # range/size constraints of the syntax
+                decoded = _python(obj.syntax(value))  # range/size constraints of the syntax
             except Exception:
                 raise smi_error.WrongValueError(name=name, idx=idx) from None
-            checked.append((idx, name, obj, _python(decoded)))
+            if obj.check is not None:
+                try:
+                    obj.check(decoded)
+                except InvalidValue:
+                    raise smi_error.WrongValueError(name=name, idx=idx) from None
+            checked.append((idx, name, obj, decoded))
         # Every varbind is valid: now apply them, in order.
         for idx, name, obj, decoded in checked:
             try:

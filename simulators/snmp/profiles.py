@@ -64,17 +64,40 @@ def per_outlet(
     syntax: type,
     get: Callable[[int], object],
     set: Callable[[int, object], None] | None = None,
+    check: Callable[[int, object], None] | None = None,
 ) -> list[ManagedObject]:
-    """One object per outlet: ``column + index(n)``."""
+    """One object per outlet: ``column + index(n)``. ``check`` refuses a SET value before any
+    varbind of the request is applied (see ManagedObject.check)."""
     return [
         ManagedObject(
             column + index(n),
             syntax,
             (lambda n=n: get(n)),
             None if set is None else (lambda value, n=n: set(n, value)),
+            None if check is None else (lambda value, n=n: check(n, value)),
         )
         for n in pdu.outlets
     ]
+
+
+def one_of(*allowed: int) -> Callable[[int, int], None]:
+    """A SET check: the value must be one of ``allowed`` (else wrongValue)."""
+
+    def check(n: int, value: int) -> None:
+        if value not in allowed:
+            raise InvalidValue(f"{value} is not one of {allowed}")
+
+    return check
+
+
+def in_range(low: int, high: int) -> Callable[[int, int], None]:
+    """A SET check: the value must be within ``low..high`` (else wrongValue)."""
+
+    def check(n: int, value: int) -> None:
+        if not low <= value <= high:
+            raise InvalidValue(f"{value} is outside {low}..{high}")
+
+    return check
 
 
 def reading(pdu: SimulatedPdu, n: int):
@@ -162,13 +185,31 @@ def build_apc_rpdu2(pdu: SimulatedPdu) -> list[ManagedObject]:
         )
         objects += per_outlet(pdu, table + (4,), idx, Integer, lambda n: n)  # Number
     objects += per_outlet(
-        pdu, cfg + (5,), idx, Integer, lambda n: delays[n]["on"], delay_setter("on")
+        pdu,
+        cfg + (5,),
+        idx,
+        Integer,
+        lambda n: delays[n]["on"],
+        delay_setter("on"),
+        in_range(-1, 7200),
     )
     objects += per_outlet(
-        pdu, cfg + (6,), idx, Integer, lambda n: delays[n]["off"], delay_setter("off")
+        pdu,
+        cfg + (6,),
+        idx,
+        Integer,
+        lambda n: delays[n]["off"],
+        delay_setter("off"),
+        in_range(-1, 7200),
     )
     objects += per_outlet(
-        pdu, cfg + (7,), idx, Integer, lambda n: off_period(pdu, n), set_off_period(pdu, 5, 60)
+        pdu,
+        cfg + (7,),
+        idx,
+        Integer,
+        lambda n: off_period(pdu, n),
+        set_off_period(pdu, 5, 60),
+        in_range(5, 60),
     )
     # Status: off(1), on(2); CommandPending: pending(1), none(2).
     objects += per_outlet(
@@ -179,7 +220,13 @@ def build_apc_rpdu2(pdu: SimulatedPdu) -> list[ManagedObject]:
     )
     # Control: GET answers immediateOn(1) or immediateOff(2).
     objects += per_outlet(
-        pdu, control + (5,), idx, Integer, lambda n: 1 if reading(pdu, n).on else 2, control_set
+        pdu,
+        control + (5,),
+        idx,
+        Integer,
+        lambda n: 1 if reading(pdu, n).on else 2,
+        control_set,
+        one_of(1, 2, 3, 5, 6, 7, 8),  # 4 outletUnknown is read only
     )
     objects += per_outlet(
         pdu, metered + (6,), idx, Gauge32, lambda n: round(reading(pdu, n).current_a * 10)
@@ -280,10 +327,17 @@ def build_raritan_px(pdu: SimulatedPdu) -> list[ManagedObject]:
         Unsigned32,
         lambda n: off_period(pdu, n),
         set_off_period(pdu, 1, 3600),
+        in_range(1, 3600),
     )
     switch = RARITAN + (4, 1, 2, 1)
     objects += per_outlet(
-        pdu, switch + (2,), idx, Integer, lambda n: 1 if reading(pdu, n).on else 0, switching_set
+        pdu,
+        switch + (2,),
+        idx,
+        Integer,
+        lambda n: 1 if reading(pdu, n).on else 0,
+        switching_set,
+        one_of(0, 1, 2),
     )
     objects += per_outlet(pdu, switch + (3,), idx, Integer, on_off_state)
     for sensor, (digits, value_of) in RARITAN_OUTLET_SENSORS.items():
@@ -333,9 +387,10 @@ def sentry4_control_state(pdu: SimulatedPdu, n: int) -> int:
     """st4OutletControlState: pendOn(8) "off, but will be turning on", pendOff(9), off(10),
     on(11). A pending state means the relay has NOT moved yet."""
     r = reading(pdu, n)
-    if r.pending is True and not r.on:
+    # The *next* move, not the final state: a reboot is pendOff until the relay opens.
+    if r.next_move is True and not r.on:
         return 8
-    if r.pending is False and r.on:
+    if r.next_move is False and r.on:
         return 9
     return 11 if r.on else 10
 
@@ -389,7 +444,9 @@ def build_sentry4(pdu: SimulatedPdu) -> list[ManagedObject]:
     objects += per_outlet(
         pdu, control + (1,), idx, Integer, lambda n: sentry4_control_state(pdu, n)
     )
-    objects += per_outlet(pdu, control + (2,), idx, Integer, lambda n: 0, action_set)
+    objects += per_outlet(
+        pdu, control + (2,), idx, Integer, lambda n: 0, action_set, one_of(0, 1, 2, 3, 4, 5, 6)
+    )
     cord = (SENTRY4_UNIT, SENTRY4_CORD)
     objects += [
         ManagedObject(SENTRY4 + (3, 2, 1, 2) + cord, OctetString, lambda: "AA"),
@@ -416,9 +473,10 @@ EATON_STRAPPING = 0
 def eaton_control_status(pdu: SimulatedPdu, n: int) -> int:
     """outletControlStatus: off 0, on 1, pendingOff 2, pendingOn 3."""
     r = reading(pdu, n)
-    if r.pending is False and r.on:
+    # The *next* move, not the final state: a reboot is pendingOff until the relay opens.
+    if r.next_move is False and r.on:
         return 2
-    if r.pending is True and not r.on:
+    if r.next_move is True and not r.on:
         return 3
     return 1 if r.on else 0
 
@@ -464,15 +522,16 @@ def build_eaton_epdu(pdu: SimulatedPdu) -> list[ManagedObject]:
         pdu, EATON + (6, 5, 1, 4), idx, Gauge32, lambda n: round(reading(pdu, n).energy_wh)
     )
     objects += per_outlet(pdu, control + (2,), idx, Integer, lambda n: eaton_control_status(pdu, n))
-    objects += per_outlet(
-        pdu, control + (3,), idx, Integer, lambda n: -1, command_column(Action.OFF)
-    )
-    objects += per_outlet(
-        pdu, control + (4,), idx, Integer, lambda n: -1, command_column(Action.ON)
-    )
-    objects += per_outlet(
-        pdu, control + (5,), idx, Integer, lambda n: -1, command_column(Action.REBOOT)
-    )
+    for column, action in ((3, Action.OFF), (4, Action.ON), (5, Action.REBOOT)):
+        objects += per_outlet(
+            pdu,
+            control + (column,),
+            idx,
+            Integer,
+            lambda n: -1,
+            command_column(action),
+            in_range(-1, 99999),
+        )
     objects += per_outlet(
         pdu,
         control + (8,),
@@ -480,6 +539,7 @@ def build_eaton_epdu(pdu: SimulatedPdu) -> list[ManagedObject]:
         Integer,
         lambda n: off_period(pdu, n),
         set_off_period(pdu, 1, 99999),
+        in_range(1, 99999),
     )
     inlet = (EATON_STRAPPING, 1, 1)  # strapping.input.index
     objects += [
