@@ -49,6 +49,13 @@ class ManagedObject:
     # before any setter: a setter that validated only when applied let an earlier varbind of
     # the same request switch an outlet although the request was answered wrongValue.
     check: Callable[[object], None] | None = None
+    # The object (table column or scalar) this instance belongs to; by default the OID without
+    # its last sub-identifier. Tables with multi-part indexes (pduId.outlet) say it explicitly.
+    column: Oid | None = None
+
+    @property
+    def object_oid(self) -> Oid:
+        return self.column if self.column is not None else self.oid[:-1]
 
     def value(self):
         return self.syntax(self.get())
@@ -64,7 +71,8 @@ class ObjectTable:
         self._oids = sorted(self._by_oid)
         # Writable columns (the OID without its index): a SET to a missing row of one of these
         # is noCreation; elsewhere notWritable.
-        self._writable_prefixes = {obj.oid[:-1] for obj in objects if obj.set is not None}
+        self._objects = {obj.object_oid for obj in objects}
+        self._writable_objects = {obj.object_oid for obj in objects if obj.set is not None}
 
     def __len__(self) -> int:
         return len(self._oids)
@@ -107,7 +115,7 @@ class ObjectTable:
             self._check_write_access(name, idx, context)
             obj = self._by_oid.get(oid)
             if obj is None or obj.set is None:
-                if obj is None and oid[:-1] in self._writable_prefixes:
+                if obj is None and self._object_of(oid, self._writable_objects) is not None:
                     raise smi_error.NoCreationError(name=name, idx=idx)
                 raise smi_error.NotWritableError(name=name, idx=idx)
             if value.tagSet != obj.syntax.tagSet:
@@ -136,10 +144,17 @@ class ObjectTable:
 
     def _missing(self, oid: Oid):
         # An object we know (a column) without this instance is noSuchInstance; else noSuchObject.
-        position = bisect.bisect_left(self._oids, oid[:-1])
-        if position < len(self._oids) and self._oids[position][: len(oid) - 1] == oid[:-1]:
+        if self._object_of(oid, self._objects) is not None:
             return rfc1905.noSuchInstance
         return rfc1905.noSuchObject
+
+    @staticmethod
+    def _object_of(oid: Oid, objects: set[Oid]) -> Oid | None:
+        """The known object whose instance ``oid`` would be, if any."""
+        for length in range(len(oid) - 1, 0, -1):
+            if oid[:length] in objects:
+                return oid[:length]
+        return None
 
     @staticmethod
     def _readable(name, idx: int, context) -> bool:

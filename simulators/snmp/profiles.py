@@ -75,6 +75,7 @@ def per_outlet(
             (lambda n=n: get(n)),
             None if set is None else (lambda value, n=n: set(n, value)),
             None if check is None else (lambda value, n=n: check(n, value)),
+            column=column,
         )
         for n in pdu.outlets
     ]
