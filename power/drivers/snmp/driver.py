@@ -1,0 +1,325 @@
+"""The generic SNMP PDU driver: reads and writes a vendor's objects as its profile row says.
+
+A vendor that needs real code subclasses ``SnmpPduDriver`` and overrides one small method
+(``RaritanPduDriver``: readings scaled by a decimal-digits column, and the onOff sensor for
+states on units without a switching table).
+"""
+
+from __future__ import annotations
+
+from power.drivers.base import (
+    DeviceIdentity,
+    DeviceTarget,
+    OutletReadings,
+    OutletState,
+    OutletStatus,
+    PduDriver,
+    PduReadings,
+    PduTotals,
+    PhaseReadings,
+    SwitchAction,
+)
+from power.drivers.errors import NoSuchOutlet, UnexpectedValue
+from power.drivers.snmp.client import SnmpClient, oid_str
+from power.drivers.snmp.vendors import Metric, Oid, SnmpVendor
+
+SYS_DESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)
+SYS_OBJECT_ID = (1, 3, 6, 1, 2, 1, 1, 2, 0)
+SYS_NAME = (1, 3, 6, 1, 2, 1, 1, 5, 0)
+MAX_OUTLETS_PER_SET = 20
+
+
+def _text(value) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace").strip() or None
+    return None
+
+
+def _scaled(raw, metric: Metric | None) -> float | None:
+    if metric is None or not isinstance(raw, int) or raw < 0:
+        return None
+    return raw * metric.scale
+
+
+class SnmpPduDriver(PduDriver):
+    def __init__(self, target: DeviceTarget, vendor: SnmpVendor) -> None:
+        super().__init__(target)
+        self.profile = vendor
+        self.client = SnmpClient(target)
+
+    @property
+    def vendor(self) -> str:
+        return self.profile.name
+
+    @property
+    def command_spacing_s(self) -> float:
+        return self.profile.command_spacing_s
+
+    # --- identify ------------------------------------------------------------------------
+
+    async def identify(self) -> DeviceIdentity:
+        values = await self.client.get([SYS_DESCR, SYS_OBJECT_ID, SYS_NAME])
+        oid = values[SYS_OBJECT_ID]
+        return DeviceIdentity(
+            vendor=self.profile.name,
+            sys_object_id=oid_str(oid) if isinstance(oid, tuple) else None,
+            description=_text(values[SYS_DESCR]),
+            name=_text(values[SYS_NAME]),
+        )
+
+    # --- states --------------------------------------------------------------------------
+
+    def _state_columns(self) -> list[Oid]:
+        p = self.profile
+        return [c for c in (p.status, p.pending, p.outlet_name) if c is not None]
+
+    async def outlet_states(self) -> list[OutletStatus]:
+        tables = await self.client.walk(self._state_columns())
+        return [
+            OutletStatus(number=n, name=self._name(tables, n), state=self._state(tables, n))
+            for n in self._outlet_numbers(tables)
+        ]
+
+    def _outlet_numbers(self, tables: dict[Oid, dict[Oid, object]]) -> list[int]:
+        numbers = set()
+        for column in self._state_columns():
+            for index in tables.get(column, {}):
+                number = self.profile.outlet_number(index)
+                if number is not None:
+                    numbers.add(number)
+        return sorted(numbers)
+
+    def _row(self, tables, column: Oid | None, number: int):
+        if column is None:
+            return None
+        return tables.get(column, {}).get(self.profile.outlet_index(number))
+
+    def _name(self, tables, number: int) -> str | None:
+        return _text(self._row(tables, self.profile.outlet_name, number))
+
+    def _state(self, tables, number: int) -> OutletState:
+        p = self.profile
+        pending = self._row(tables, p.pending, number)
+        if pending is not None and pending in p.pending_values:
+            return OutletState.PENDING
+        raw = self._row(tables, p.status, number)
+        if raw is None:
+            return OutletState.UNKNOWN
+        try:
+            return p.status_values[raw]
+        except (KeyError, TypeError):
+            raise UnexpectedValue(
+                self.target.address,
+                f"outlet {number} status {raw!r} is not one of {sorted(p.status_values)}",
+                obj=oid_str(p.status + p.outlet_index(number)),
+            ) from None
+
+    async def outlet_state(self, number: int) -> OutletStatus:
+        """One outlet, in one GET of its status (and pending and name) objects."""
+        index = self.profile.outlet_index(number)
+        columns = self._state_columns()
+        values = await self.client.get([column + index for column in columns])
+        if self.profile.status is not None and values[self.profile.status + index] is None:
+            raise NoSuchOutlet(
+                self.target.address,
+                f"no outlet {number}",
+                obj=oid_str(self.profile.status + index),
+            )
+        tables = {column: {index: values[column + index]} for column in columns}
+        return OutletStatus(
+            number=number, name=self._name(tables, number), state=self._state(tables, number)
+        )
+
+    # --- switching -----------------------------------------------------------------------
+
+    async def switch(self, outlets: list[int], action: SwitchAction) -> None:
+        column, value = self.profile.commands[SwitchAction(action)]
+        pairs = [(column + self.profile.outlet_index(n), value) for n in outlets]
+        batch = MAX_OUTLETS_PER_SET if self.profile.multi_oid_set else 1
+        for start in range(0, len(pairs), batch):
+            await self.client.set(pairs[start : start + batch])
+
+    # --- readings ------------------------------------------------------------------------
+
+    def _metric_columns(self) -> list[Oid]:
+        p = self.profile
+        return [m.oid for m in (p.outlet_current, p.outlet_power, p.outlet_energy) if m]
+
+    async def readings(self) -> PduReadings:
+        tables = await self.client.walk(self._state_columns() + self._metric_columns())
+        p = self.profile
+        outlets = [
+            OutletReadings(
+                number=n,
+                name=self._name(tables, n),
+                state=self._state(tables, n),
+                current_a=_scaled(
+                    self._row(tables, p.outlet_current and p.outlet_current.oid, n),
+                    p.outlet_current,
+                ),
+                power_w=_scaled(
+                    self._row(tables, p.outlet_power and p.outlet_power.oid, n), p.outlet_power
+                ),
+                energy_kwh=_scaled(
+                    self._row(tables, p.outlet_energy and p.outlet_energy.oid, n), p.outlet_energy
+                ),
+            )
+            for n in self._outlet_numbers(tables)
+        ]
+        return PduReadings(outlets=outlets, totals=await self._totals())
+
+    async def _totals(self) -> PduTotals:
+        p = self.profile
+        scalars = [
+            m
+            for m in (p.total_voltage, p.total_current, p.total_power, p.total_energy)
+            if m is not None
+        ]
+        values = await self.client.get([m.oid for m in scalars]) if scalars else {}
+        phase_metrics = [m for m in (p.phase_voltage, p.phase_current, p.phase_power) if m]
+        phase_tables = (
+            await self.client.walk([m.oid for m in phase_metrics]) if phase_metrics else {}
+        )
+        phases = self._phases(phase_tables)
+
+        def total(metric: Metric | None, from_phases=None):
+            if metric is not None:
+                return _scaled(values.get(metric.oid), metric)
+            return from_phases
+
+        phase_sum = lambda attr: (  # noqa: E731
+            sum(getattr(ph, attr) for ph in phases)
+            if phases and all(getattr(ph, attr) is not None for ph in phases)
+            else None
+        )
+        return PduTotals(
+            voltage_v=total(p.total_voltage, phases[0].voltage_v if phases else None),
+            current_a=total(p.total_current, phase_sum("current_a")),
+            power_w=total(p.total_power, phase_sum("power_w")),
+            energy_kwh=total(p.total_energy),
+            phases=phases,
+        )
+
+    def _phases(self, tables) -> list[PhaseReadings]:
+        p = self.profile
+        numbers = set()
+        for metric in (p.phase_voltage, p.phase_current, p.phase_power):
+            if metric is None:
+                continue
+            for index in tables.get(metric.oid, {}):
+                if index[:-1] == p.phase_index_prefix:
+                    numbers.add(index[-1])
+
+        def value(metric: Metric | None, phase: int):
+            if metric is None:
+                return None
+            return _scaled(tables.get(metric.oid, {}).get(p.phase_index_prefix + (phase,)), metric)
+
+        return [
+            PhaseReadings(
+                phase=phase,
+                voltage_v=value(p.phase_voltage, phase),
+                current_a=value(p.phase_current, phase),
+                power_w=value(p.phase_power, phase),
+            )
+            for phase in sorted(numbers)
+        ]
+
+
+class RaritanPduDriver(SnmpPduDriver):
+    """Raritan PDU2-MIB: sensor values are integers scaled by a decimal-digits column, and a
+    metered-only unit has no switching table: its outlets' states come from the onOff sensor
+    (measurementsOutletSensorState on 7 / off 8). An empty outlet name falls back to the
+    outlet's label."""
+
+    def _sensor_index(self, number: int, sensor: int) -> Oid:
+        return self.profile.outlet_index(number) + (sensor,)
+
+    def _state_columns(self) -> list[Oid]:
+        return super()._state_columns() + [self.profile.extra["label"]]
+
+    def _name(self, tables, number: int) -> str | None:
+        return super()._name(tables, number) or _text(
+            self._row(tables, self.profile.extra["label"], number)
+        )
+
+    async def outlet_states(self) -> list[OutletStatus]:
+        return [self._as_status(r) for r in (await self.readings()).outlets]
+
+    @staticmethod
+    def _as_status(reading: OutletReadings) -> OutletStatus:
+        return OutletStatus(number=reading.number, name=reading.name, state=reading.state)
+
+    async def readings(self) -> PduReadings:
+        extra = self.profile.extra
+        types = extra["sensor_types"]
+        tables = await self.client.walk(
+            self._state_columns()
+            + [extra["sensor_value"], extra["sensor_state"], extra["sensor_digits"]]
+        )
+        values, states, digits = (
+            tables[extra["sensor_value"]],
+            tables[extra["sensor_state"]],
+            tables[extra["sensor_digits"]],
+        )
+        numbers = set(self._outlet_numbers(tables))
+        numbers |= {index[-2] for index in values if index[:-2] == self.profile.outlet_index_prefix}
+
+        def sensor(number: int, kind: str) -> float | None:
+            index = self._sensor_index(number, types[kind])
+            raw, scale = values.get(index), digits.get(index, 0)
+            if not isinstance(raw, int) or not isinstance(scale, int):
+                return None
+            return raw / 10**scale
+
+        def state(number: int) -> OutletState:
+            switching = self._row(tables, self.profile.status, number)
+            if switching is not None:
+                return self._state(tables, number)
+            on_off = states.get(self._sensor_index(number, types["on_off"]))
+            return self.profile.status_values.get(on_off, OutletState.UNKNOWN)
+
+        outlets = []
+        for n in sorted(numbers):
+            energy_wh = sensor(n, "energy")
+            outlets.append(
+                OutletReadings(
+                    number=n,
+                    name=self._name(tables, n),
+                    state=state(n),
+                    current_a=sensor(n, "current"),
+                    power_w=sensor(n, "power"),
+                    energy_kwh=None if energy_wh is None else energy_wh / 1000,
+                )
+            )
+        return PduReadings(outlets=outlets, totals=await self._inlet_totals())
+
+    async def _inlet_totals(self) -> PduTotals:
+        extra = self.profile.extra
+        types = extra["sensor_types"]
+        inlet = (1, 1)  # pduId 1, inlet 1
+        kinds = ("current", "voltage", "power", "energy")
+        oids = [extra["inlet_value"] + inlet + (types[k],) for k in kinds]
+        oids += [extra["inlet_digits"] + inlet + (types[k],) for k in kinds]
+        got = await self.client.get(oids)
+
+        def inlet_value(kind: str) -> float | None:
+            raw = got[extra["inlet_value"] + inlet + (types[kind],)]
+            scale = got[extra["inlet_digits"] + inlet + (types[kind],)] or 0
+            return raw / 10**scale if isinstance(raw, int) else None
+
+        energy_wh = inlet_value("energy")
+        return PduTotals(
+            voltage_v=inlet_value("voltage"),
+            current_a=inlet_value("current"),
+            power_w=inlet_value("power"),
+            energy_kwh=None if energy_wh is None else energy_wh / 1000,
+        )
+
+
+# Vendors whose driver needs code of its own; every other vendor uses SnmpPduDriver.
+DRIVER_CLASSES: dict[str, type[SnmpPduDriver]] = {"raritan_px": RaritanPduDriver}
+
+
+def snmp_driver(target: DeviceTarget, vendor: SnmpVendor) -> SnmpPduDriver:
+    return DRIVER_CLASSES.get(vendor.name, SnmpPduDriver)(target, vendor)
