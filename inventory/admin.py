@@ -240,10 +240,11 @@ class PDUAdmin(admin.ModelAdmin):
                     "snmp_v3_auth_key",
                     "snmp_v3_priv_protocol",
                     "snmp_v3_priv_key",
+                    "snmp_v3_priv_key_extension",
                 ]
             },
         ),
-        ("Modbus TCP", {"fields": ["modbus_unit_id"]}),
+        ("Modbus TCP", {"fields": ["modbus_unit_id", "modbus_address_base"]}),
         ("Asset", {"fields": ["serial", "asset_tag", "description"]}),
     ]
 

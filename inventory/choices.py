@@ -83,6 +83,14 @@ class SnmpPrivProtocol(models.TextChoices):
     AES256 = "aes256", "AES-256"
 
 
+class SnmpKeyExtension(models.TextChoices):
+    """How an AES-192/256 privacy key is extended from the pass phrase: devices differ, and
+    net-snmp and pysnmp name the two methods differently."""
+
+    BLUMENTHAL = "blumenthal", "Blumenthal draft (net-snmp AES192/AES256)"
+    REEDER = "reeder", "Reeder / Cisco (net-snmp AES192C/AES256C)"
+
+
 class PduMounting(models.TextChoices):
     ZERO_U_LEFT = "0u_left", "0U, left side"
     ZERO_U_RIGHT = "0u_right", "0U, right side"

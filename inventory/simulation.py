@@ -126,9 +126,17 @@ def _snmp_credentials(pdu: PDU) -> dict:
                 "name": pdu.snmp_v3_username,
                 "auth": pdu.snmp_v3_auth_protocol,
                 "auth_key": pdu.snmp_v3_auth_key,
-                "priv": pdu.snmp_v3_priv_protocol,
+                "priv": _simulator_priv(pdu),
                 "priv_key": pdu.snmp_v3_priv_key,
                 "write": True,
             }
         ]
     return credentials
+
+
+def _simulator_priv(pdu: PDU) -> str:
+    """The simulator names Reeder's AES-192/256 key extension "aes192c"/"aes256c"."""
+    priv = pdu.snmp_v3_priv_protocol
+    if priv in ("aes192", "aes256") and pdu.snmp_v3_priv_key_extension == "reeder":
+        return priv + "c"
+    return priv

@@ -1,3 +1,2 @@
-"""Power control: power commands (on, off, cycle) with blast radius and guardrails, executed by
-Celery workers through the PDU drivers in ``power.drivers``. Built by issues #4 and #5; until
-then this package holds nothing."""
+"""Power control: the PDU drivers (``power.drivers``) and, with issue #5, power commands with
+blast radius and guardrails executed by Celery workers."""

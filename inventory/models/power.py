@@ -19,6 +19,7 @@ from inventory.choices import (
     PduProtocol,
     PowerFeedStatus,
     SnmpAuthProtocol,
+    SnmpKeyExtension,
     SnmpPrivProtocol,
     SnmpVersion,
     VendorProfile,
@@ -168,9 +169,25 @@ class PDU(InventoryModel):
         max_length=8, choices=SnmpPrivProtocol.choices, default=SnmpPrivProtocol.NONE
     )
     snmp_v3_priv_key = models.CharField(max_length=128, blank=True)
+    snmp_v3_priv_key_extension = models.CharField(
+        "AES-192/256 key extension",
+        max_length=12,
+        choices=SnmpKeyExtension.choices,
+        default=SnmpKeyExtension.BLUMENTHAL,
+        help_text="Only for AES-192/256: how the device extends the privacy key.",
+    )
     # Modbus TCP settings.
     modbus_unit_id = models.PositiveSmallIntegerField(
         default=1, validators=[MaxValueValidator(255)], help_text="Modbus unit (device) id."
+    )
+    modbus_address_base = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(1)],
+        help_text=(
+            "0 or 1: how the device numbers its registers, when it differs from its vendor "
+            "manual's numbering. Empty: the profile's own."
+        ),
     )
 
     outlet_count = models.PositiveSmallIntegerField(
