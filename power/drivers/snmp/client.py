@@ -101,6 +101,18 @@ def oid_str(oid: Oid) -> str:
     return ".".join(str(part) for part in oid)
 
 
+class SnmpRejected(DeviceRejected):
+    """An SNMP error-status (noAccess, genErr, wrongValue, noCreation, ...), kept by name."""
+
+    def __init__(self, device: str, status: str, *, obj: str | None) -> None:
+        self.status = status
+        super().__init__(device, f"device answered {status}", obj=obj)
+
+
+# Error statuses that mean "this instance does not exist" when writing to an outlet's row.
+MISSING_INSTANCE_STATUSES = frozenset({"noCreation", "noSuchName", "inconsistentName"})
+
+
 class SnmpClient:
     """SNMP requests to one device, with its credentials. Values come back as Python values:
     int for integer types, bytes for strings, a tuple for OIDs, None for "no such object or
@@ -194,7 +206,7 @@ class SnmpClient:
             raise self._indication_error(error, var_binds)
         if status:
             failed = _failed_oid(var_binds, result, int(index))
-            raise DeviceRejected(self.device, f"device answered {status.prettyPrint()}", obj=failed)
+            raise SnmpRejected(self.device, status.prettyPrint(), obj=failed)
         return result
 
     def _indication_error(self, error, var_binds) -> DriverError:

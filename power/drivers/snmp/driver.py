@@ -20,7 +20,12 @@ from power.drivers.base import (
     SwitchAction,
 )
 from power.drivers.errors import NoSuchOutlet, UnexpectedValue
-from power.drivers.snmp.client import SnmpClient, oid_str
+from power.drivers.snmp.client import (
+    MISSING_INSTANCE_STATUSES,
+    SnmpClient,
+    SnmpRejected,
+    oid_str,
+)
 from power.drivers.snmp.vendors import Metric, Oid, SnmpVendor
 
 SYS_DESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)
@@ -137,7 +142,12 @@ class SnmpPduDriver(PduDriver):
         pairs = [(column + self.profile.outlet_index(n), value) for n in outlets]
         batch = MAX_OUTLETS_PER_SET if self.profile.multi_oid_set else 1
         for start in range(0, len(pairs), batch):
-            await self.client.set(pairs[start : start + batch])
+            try:
+                await self.client.set(pairs[start : start + batch])
+            except SnmpRejected as exc:
+                if exc.status in MISSING_INSTANCE_STATUSES:
+                    raise NoSuchOutlet(self.target.address, exc.detail, obj=exc.obj) from exc
+                raise
 
     # --- readings ------------------------------------------------------------------------
 
