@@ -15,13 +15,16 @@ from django.db.models import Prefetch, QuerySet
 from inventory.choices import FeedPhase, PduProtocol, VendorProfile
 from inventory.models import PDU, Outlet
 
-# Inventory vendor profile -> (simulator protocol, simulator profile). Profiles without a
-# simulator yet are absent and are reported, not guessed.
+# Inventory vendor profile -> (simulator protocol, simulator profile). A profile without a
+# simulator would be absent and reported, not guessed.
 SIMULATOR_PROFILES = {
     VendorProfile.APC_RPDU2: ("snmp", "apc_rpdu2"),
+    VendorProfile.APC_MASTERSWITCH: ("snmp", "apc_masterswitch"),
     VendorProfile.RARITAN_PX: ("snmp", "raritan_px"),
     VendorProfile.SERVERTECH_SENTRY4: ("snmp", "servertech_sentry4"),
+    VendorProfile.SERVERTECH_SENTRY3: ("snmp", "servertech_sentry3"),
     VendorProfile.EATON_EPDU: ("snmp", "eaton_epdu"),
+    VendorProfile.CYBERPOWER_EPDU: ("snmp", "cyberpower_epdu"),
     VendorProfile.MODBUS_SWITCHED_PDU: ("modbus", "netio_switched_pdu"),
     VendorProfile.MODBUS_POWER_METER: ("modbus", "sdm630_meter"),
 }

@@ -563,6 +563,454 @@ def build_eaton_epdu(pdu: SimulatedPdu) -> list[ManagedObject]:
     return objects
 
 
+# --- APC MasterSwitch (PowerNet-MIB sPDU, 1.3.6.1.4.1.318.1.1.4), index outlet --------------
+
+APC_SPDU = (1, 3, 6, 1, 4, 1, 318, 1, 1, 4)
+# sPDUOutletPowerOnTime / sPDUOutletPowerOffTime and sPDUOutletRebootDuration take only these
+# values. PowerNet-MIB: "If a value other than a supported value is provided in a set request,
+# the PDU interprets it as the next lower acceptable value. If the provided value is lower than
+# the lowest acceptable value, the lowest acceptable value is used." Such a SET succeeds.
+APC_SPDU_DELAYS = (-1, 0, 15, 30, 45, 60, 120, 300)
+APC_SPDU_REBOOT_DURATIONS = (5, 10, 15, 20, 30, 45, 60)
+APC_SPDU_NAME_MAX = 20  # sPDUOutletName: "Maximum size is 20 characters."
+
+
+def next_lower(allowed: tuple[int, ...], value: int) -> int:
+    """The MasterSwitch's reading of an unsupported value: the next lower allowed one, or the
+    lowest allowed one."""
+    lower = [a for a in allowed if a <= value]
+    return max(lower) if lower else min(allowed)
+
+
+def build_apc_masterswitch(pdu: SimulatedPdu) -> list[ManagedObject]:
+    """The legacy MasterSwitch (AP9606 card, sysObjectID .318.1.3.4.2): sPDUOutletControlTable,
+    sPDUOutletConfigTable and the sPDUMasterControl summary strings. The recorded walk of a
+    real unit holds the system group and the control table only; the rest is from the MIB.
+    The MasterSwitch meters nothing per outlet or phase: rPDULoadStatusLoad (.318.1.1.12)
+    belongs to the later Rack PDU and is absent from the AP9606 walk, so no reading is served."""
+    idx = lambda n: (n,)  # noqa: E731 - sPDUOutletControlIndex / sPDUOutletConfigIndex
+    delays = {n: {"on": 0, "off": 0} for n in pdu.outlets}
+
+    def control_set(n: int, value: int) -> None:
+        # sPDUOutletCtl: outletOn 1, outletOff 2, outletReboot 3, outletUnknown 4 (read only),
+        # outletOnWithDelay 5 (after sPDUOutletPowerOnTime), outletOffWithDelay 6 (after
+        # sPDUOutletPowerOffTime), outletRebootWithDelay 7 (off after sPDUOutletPowerOffTime,
+        # sPDUOutletRebootDuration, on). There is no cancel value.
+        actions = {
+            1: (Action.ON, 0),
+            2: (Action.OFF, 0),
+            3: (Action.REBOOT, 0),
+            5: (Action.ON, delays[n]["on"]),
+            6: (Action.OFF, delays[n]["off"]),
+            7: (Action.REBOOT, delays[n]["off"]),
+        }
+        if value not in actions:
+            raise InvalidValue(value)
+        action, delay = actions[value]
+        command(pdu, n, action, delay_s=max(0, delay))
+
+    def delay_setter(kind: str):
+        def setter(n: int, seconds: int) -> None:
+            delays[n][kind] = next_lower(APC_SPDU_DELAYS, seconds)
+
+        return setter
+
+    def reboot_duration_set(n: int, seconds: int) -> None:
+        pdu.outlet(n).off_period_s = float(next_lower(APC_SPDU_REBOOT_DURATIONS, seconds))
+
+    def name_check(n: int, value: bytes) -> None:
+        if len(value) > APC_SPDU_NAME_MAX:
+            raise InvalidValue(f"an outlet name has at most {APC_SPDU_NAME_MAX} characters")
+
+    def on_off_words(word: Callable[[int], str]) -> Callable[[], str]:
+        # sPDUMasterState / sPDUMasterPending: one word per outlet, space-delimited.
+        return lambda: " ".join(word(n) for n in sorted(pdu.outlets))
+
+    control, config = APC_SPDU + (4, 2, 1), APC_SPDU + (5, 2, 1)
+    objects = [
+        ManagedObject(
+            APC_SPDU + (2, 2, 0),
+            OctetString,
+            on_off_words(lambda n: "On" if reading(pdu, n).on else "Off"),
+        ),
+        ManagedObject(
+            APC_SPDU + (2, 3, 0),
+            OctetString,
+            on_off_words(lambda n: "No" if reading(pdu, n).next_move is None else "Yes"),
+        ),
+        ManagedObject(APC_SPDU + (4, 1, 0), Integer, lambda: len(pdu.outlets)),  # TableSize
+        ManagedObject(APC_SPDU + (5, 1, 0), Integer, lambda: len(pdu.outlets)),  # TableSize
+    ]
+    objects += per_outlet(pdu, control + (1,), idx, Integer, lambda n: n)  # Index
+    # sPDUOutletPending: commandPending 1, noCommandPending 2 (commandPendingUnknown 3 only
+    # for a PDU in an inconsistent state). A reboot is pending until the relay is back on.
+    objects += per_outlet(
+        pdu,
+        control + (2,),
+        idx,
+        Integer,
+        lambda n: 2 if reading(pdu, n).next_move is None else 1,
+    )
+    # sPDUOutletCtl: GET answers outletOn 1 or outletOff 2, the relay as it is now (outletUnknown
+    # 4 only for a PDU in an inconsistent state).
+    objects += per_outlet(
+        pdu,
+        control + (3,),
+        idx,
+        Integer,
+        lambda n: 1 if reading(pdu, n).on else 2,
+        control_set,
+        one_of(1, 2, 3, 5, 6, 7),
+    )
+    # sPDUOutletCtlName: read-only, "set by the sPDUOutletName OID".
+    objects += per_outlet(pdu, control + (4,), idx, OctetString, lambda n: pdu.outlet(n).name)
+    objects += per_outlet(pdu, config + (1,), idx, Integer, lambda n: n)  # Index
+    objects += per_outlet(
+        pdu,
+        config + (2,),
+        idx,
+        Integer,
+        lambda n: delays[n]["on"],
+        delay_setter("on"),
+    )  # sPDUOutletPowerOnTime
+    objects += per_outlet(
+        pdu,
+        config + (3,),
+        idx,
+        OctetString,
+        lambda n: pdu.outlet(n).name,
+        set_name_for(pdu),
+        name_check,
+    )  # sPDUOutletName
+    objects += per_outlet(
+        pdu,
+        config + (4,),
+        idx,
+        Integer,
+        lambda n: delays[n]["off"],
+        delay_setter("off"),
+    )  # sPDUOutletPowerOffTime
+    objects += per_outlet(
+        pdu,
+        config + (5,),
+        idx,
+        Integer,
+        lambda n: off_period(pdu, n),
+        reboot_duration_set,
+    )  # sPDUOutletRebootDuration
+    return objects
+
+
+# --- ServerTech Sentry3 (Sentry3-MIB, 1.3.6.1.4.1.1718.3), index tower.infeed.outlet ----------
+
+SENTRY3 = (1, 3, 6, 1, 4, 1, 1718, 3)
+SENTRY3_TOWER = 1
+SENTRY3_MODEL = "CWG-30VDE455/CB"  # towerModelNumber of the recorded unit
+
+
+def sentry3_outlet_index(pdu: SimulatedPdu) -> dict[int, tuple[int, int]]:
+    """Outlet number -> (infeed, outlet on that infeed). A Sentry3 numbers outlets per input
+    feed: the recorded three-phase CDU has infeeds AA, AB, AC with outlets 1.1.1-1.1.10,
+    1.2.1-1.2.10 and 1.3.1-1.3.10. Here an infeed is a phase of the model."""
+    by_infeed: dict[int, list[int]] = {}
+    for n in sorted(pdu.outlets):
+        by_infeed.setdefault(pdu.outlets[n].phase, []).append(n)
+    return {
+        n: (infeed, position)
+        for infeed, members in by_infeed.items()
+        for position, n in enumerate(members, start=1)
+    }
+
+
+def sentry3_outlet_status(pdu: SimulatedPdu, n: int) -> int:
+    """outletStatus: off 0, on 1, offWait 2, onWait 3 (4-9 are error, fuse and noComm states,
+    never shown by a healthy outlet). During a pending move the status shows the wait for the
+    *next* move: offWait while the relay is still on and will open, onWait while it is still
+    off and will close (a reboot is offWait, then onWait through its off period). (inference:
+    the MIB names the states but does not define the wait ones.)"""
+    r = reading(pdu, n)
+    if r.next_move is False and r.on:
+        return 2
+    if r.next_move is True and not r.on:
+        return 3
+    return 1 if r.on else 0
+
+
+def build_sentry3(pdu: SimulatedPdu) -> list[ManagedObject]:
+    """A Sentry Switched CDU with per-outlet power sensing (POPS). The recorded CDU has no POPS:
+    its walk holds outletID, outletName, outletLoadValue and outletLoadHighThresh but no
+    outletVoltage/Power/Energy; the MIB defines those for POPS hardware and they are served."""
+    index = sentry3_outlet_index(pdu)
+    idx = lambda n: (SENTRY3_TOWER, *index[n])  # noqa: E731
+    infeeds = sorted({infeed for infeed, _ in index.values()})
+    letters = "ABCD"
+    snap = pdu.snapshot
+
+    def action_set(n: int, value: int) -> None:
+        # outletControlAction: none 0, on 1, off 2, reboot 3.
+        actions = {1: Action.ON, 2: Action.OFF, 3: Action.REBOOT}
+        if value == 0:
+            return
+        if value not in actions:
+            raise InvalidValue(value)
+        command(pdu, n, actions[value])
+
+    reboot_delay_range = in_range(5, 600)  # systemOutletRebootDelay INTEGER(5..600)
+
+    def reboot_delay_check(seconds: int) -> None:
+        reboot_delay_range(0, seconds)
+
+    def reboot_delay_set(seconds: int) -> None:
+        # Unit-wide: "The reboot delay for all outlets."
+        reboot_delay_check(seconds)
+        for outlet in pdu.outlets.values():
+            outlet.off_period_s = float(seconds)
+        pdu.reboot_off_s = float(seconds)
+
+    system, tower = SENTRY3 + (1,), SENTRY3 + (2, 1, 1)
+    objects = [
+        ManagedObject(system + (1, 0), OctetString, lambda: "Sentry Switched CDU Version 7.1f"),
+        ManagedObject(system + (4, 0), Integer, lambda: 1),  # systemTowerCount
+        ManagedObject(system + (6, 0), Integer, lambda: round(snap().power_w)),  # W
+        ManagedObject(
+            system + (14, 0),
+            Integer,
+            lambda: round(pdu.reboot_off_s),
+            reboot_delay_set,
+            reboot_delay_check,
+        ),  # systemOutletRebootDelay, 5..600 s
+        ManagedObject(tower + (2, SENTRY3_TOWER), OctetString, lambda: "A"),  # towerID
+        ManagedObject(tower + (5, SENTRY3_TOWER), Integer, lambda: len(infeeds)),
+        ManagedObject(tower + (7, SENTRY3_TOWER), OctetString, lambda: SENTRY3_MODEL),
+    ]
+    infeed_table = SENTRY3 + (2, 2, 1)
+    for infeed in infeeds:
+        row = (SENTRY3_TOWER, infeed)
+        p = infeed - 1
+        letter = letters[infeed - 1]
+        objects += [
+            ManagedObject(infeed_table + (2,) + row, OctetString, lambda x=letter: f"A{x}"),
+            ManagedObject(
+                infeed_table + (3,) + row, OctetString, lambda x=letter: f"TowerA_Infeed{x}"
+            ),
+            ManagedObject(infeed_table + (5,) + row, Integer, lambda: 1),  # infeedStatus on
+            # infeedLoadValue, hundredth Amps
+            ManagedObject(
+                infeed_table + (7,) + row,
+                Integer,
+                lambda p=p: round(snap().phases[p].current_a * 100),
+            ),
+            ManagedObject(
+                infeed_table + (9,) + row,
+                Integer,
+                lambda i=infeed: sum(1 for f, _ in index.values() if f == i),
+            ),  # infeedOutletCount
+            # infeedVoltage, tenth Volts (the MIB: line-to-line; the model has one voltage)
+            ManagedObject(
+                infeed_table + (11,) + row,
+                Integer,
+                lambda p=p: round(snap().phases[p].voltage_v * 10),
+            ),
+            ManagedObject(
+                infeed_table + (12,) + row, Integer, lambda p=p: round(snap().phases[p].power_w)
+            ),  # infeedPower, Watts
+            ManagedObject(
+                infeed_table + (16,) + row,
+                Integer,
+                lambda p=p: round(snap().phases[p].energy_wh / 100),
+            ),  # infeedEnergy, tenth Kilowatt-Hours
+        ]
+    outlet = SENTRY3 + (2, 3, 1)
+    objects += per_outlet(
+        pdu, outlet + (2,), idx, OctetString, lambda n: f"A{letters[index[n][0] - 1]}{index[n][1]}"
+    )  # outletID, e.g. AA1, AB3
+    objects += per_outlet(
+        pdu, outlet + (3,), idx, OctetString, lambda n: pdu.outlet(n).name, set_name_for(pdu)
+    )
+    objects += per_outlet(pdu, outlet + (5,), idx, Integer, lambda n: sentry3_outlet_status(pdu, n))
+    objects += per_outlet(
+        pdu, outlet + (7,), idx, Integer, lambda n: round(reading(pdu, n).current_a * 100)
+    )  # outletLoadValue, hundredth Amps
+    objects += per_outlet(
+        pdu, outlet + (11,), idx, Integer, lambda n: 0, action_set, one_of(0, 1, 2, 3)
+    )  # outletControlAction; reads none(0)
+    objects += per_outlet(
+        pdu, outlet + (13,), idx, Integer, lambda n: round(reading(pdu, n).voltage_v * 10)
+    )  # outletVoltage, tenth Volts
+    objects += per_outlet(
+        pdu, outlet + (14,), idx, Integer, lambda n: round(reading(pdu, n).power_w)
+    )  # outletPower, Watts
+    objects += per_outlet(
+        pdu, outlet + (15,), idx, Integer, lambda n: round(reading(pdu, n).apparent_power_va)
+    )  # outletApparentPower, Volt-Amps
+    objects += per_outlet(
+        pdu, outlet + (16,), idx, Integer, lambda n: round(reading(pdu, n).power_factor * 100)
+    )  # outletPowerFactor, hundredths
+    objects += per_outlet(
+        pdu, outlet + (18,), idx, Integer, lambda n: round(reading(pdu, n).energy_wh)
+    )  # outletEnergy, Watt-Hours
+    return objects
+
+
+# --- CyberPower ePDU (CPS-MIB ePDU, 1.3.6.1.4.1.3808.1.1.3), index outlet --------------------
+
+CYBERPOWER = (1, 3, 6, 1, 4, 1, 3808, 1, 1, 3)
+
+
+def build_cyberpower_epdu(pdu: SimulatedPdu) -> list[ManagedObject]:
+    """A switched, outlet-metered CyberPower ePDU: the outlet control, config and status tables
+    and the phase rows of ePDULoadStatusTable. Checked against the recorded PDU44005 (whose
+    sysObjectID is .3808.1.1.6, ePDU2, although it answers the ePDU tables; that unit is not
+    outlet-metered: ePDUOutletDevMonitoredOutlets 0 and every outlet load 0)."""
+    idx = lambda n: (n,)  # noqa: E731 - ePDUOutlet{Control,Config,Status}Index
+    delays = {n: {"on": 0, "off": 0} for n in pdu.outlets}
+    snap = pdu.snapshot
+
+    def command_set(n: int, value: int) -> None:
+        # ePDUOutletControlOutletCommand: immediateOn 1, immediateOff 2, immediateReboot 3,
+        # delayedOn 4 (after ePDUOutletConfigPowerOnTime), delayedOff 5 (after ...PowerOffTime),
+        # delayedReboot 6 (delayedOff, ...RebootDuration, delayedOn), cancelPendingCommand 7,
+        # outletIdentify 8 (the PDU's LED shows the outlet number: no relay moves).
+        if value == 7:
+            pdu.cancel(n)
+            return
+        if value == 8:
+            return
+        actions = {
+            1: (Action.ON, 0),
+            2: (Action.OFF, 0),
+            3: (Action.REBOOT, 0),
+            4: (Action.ON, delays[n]["on"]),
+            5: (Action.OFF, delays[n]["off"]),
+            6: (Action.REBOOT, delays[n]["off"]),
+        }
+        if value not in actions:
+            raise InvalidValue(value)
+        action, delay = actions[value]
+        command(pdu, n, action, delay_s=max(0, delay))
+
+    def delay_setter(kind: str):
+        def setter(n: int, seconds: int) -> None:
+            if not -1 <= seconds <= 7200:
+                raise InvalidValue(seconds)
+            delays[n][kind] = seconds
+
+        return setter
+
+    def phase_of(n: int) -> int:
+        return pdu.outlet(n).phase  # phase1 1, phase2 2, phase3 3
+
+    control, config = CYBERPOWER + (3, 3, 1, 1), CYBERPOWER + (3, 4, 1, 1)
+    status = CYBERPOWER + (3, 5, 1, 1)
+    objects = [
+        ManagedObject(CYBERPOWER + (3, 1, 3, 0), Integer, lambda: len(pdu.outlets)),
+        ManagedObject(CYBERPOWER + (3, 1, 4, 0), Integer, lambda: len(pdu.outlets)),
+    ]  # ePDUOutletDevNumCntrlOutlets / ePDUOutletDevNumTotalOutlets
+    for table in (control, config, status):
+        objects += per_outlet(pdu, table + (1,), idx, Integer, lambda n: n)  # Index
+        objects += per_outlet(
+            pdu,
+            table + (2,),
+            idx,
+            OctetString,
+            lambda n: pdu.outlet(n).name,
+            set_name_for(pdu) if table == config else None,
+        )  # OutletName: written in the config table only
+        objects += per_outlet(pdu, table + (3,), idx, Integer, phase_of)  # OutletPhase
+    objects += per_outlet(
+        pdu,
+        control + (4,),
+        idx,
+        Integer,
+        lambda n: 1 if reading(pdu, n).on else 2,
+        command_set,
+        one_of(1, 2, 3, 4, 5, 6, 7, 8),
+    )  # ePDUOutletControlOutletCommand: GET answers immediateOn 1 / immediateOff 2
+    objects += per_outlet(pdu, control + (5,), idx, Integer, lambda n: 1)  # OutletBank
+    objects += per_outlet(
+        pdu,
+        config + (4,),
+        idx,
+        Integer,
+        lambda n: delays[n]["on"],
+        delay_setter("on"),
+        in_range(-1, 7200),
+    )  # ePDUOutletConfigPowerOnTime
+    objects += per_outlet(
+        pdu,
+        config + (5,),
+        idx,
+        Integer,
+        lambda n: delays[n]["off"],
+        delay_setter("off"),
+        in_range(-1, 7200),
+    )  # ePDUOutletConfigPowerOffTime
+    objects += per_outlet(
+        pdu,
+        config + (6,),
+        idx,
+        Integer,
+        lambda n: off_period(pdu, n),
+        set_off_period(pdu, 5, 60),
+        in_range(5, 60),
+    )  # ePDUOutletConfigRebootDuration: "any value between 5 and 60 seconds"
+    objects += per_outlet(pdu, config + (7,), idx, Integer, lambda n: 1)  # OutletBank
+    # ePDUOutletStatusOutletState: outletStatusOn 1, outletStatusOff 2.
+    objects += per_outlet(
+        pdu, status + (4,), idx, Integer, lambda n: 1 if reading(pdu, n).on else 2
+    )
+    # ePDUOutletStatusCommandPending: outletStatusCommandPending 1, ...NoCommandPending 2.
+    objects += per_outlet(
+        pdu,
+        status + (5,),
+        idx,
+        Integer,
+        lambda n: 2 if reading(pdu, n).next_move is None else 1,
+    )
+    objects += per_outlet(pdu, status + (6,), idx, Integer, lambda n: 1)  # OutletBank
+    objects += per_outlet(
+        pdu, status + (7,), idx, Gauge32, lambda n: round(reading(pdu, n).current_a * 10)
+    )  # ePDUOutletStatusLoad, tenths of Amps
+    objects += per_outlet(
+        pdu, status + (8,), idx, Gauge32, lambda n: round(reading(pdu, n).power_w)
+    )  # ePDUOutletStatusActivePower, watts
+    objects += per_outlet(pdu, status + (9,), idx, Integer, lambda n: 1)  # Alarm: noLoadAlarm
+    # ePDUOutletStatusEnergy, tenths of kWh. The MIB says Gauge; the recorded PDU44005 answers
+    # it as INTEGER, and so does the simulator.
+    objects += per_outlet(
+        pdu, status + (13,), idx, Integer, lambda n: round(reading(pdu, n).energy_wh / 100)
+    )
+    # ePDULoadStatusTable: one row per phase (a PDU with banks lists them after the phases).
+    load = CYBERPOWER + (2, 3, 1, 1)
+    for phase in range(1, pdu.phase_count + 1):
+        p = phase - 1
+
+        def apparent(phase: int = phase) -> float:
+            s = snap()
+            return sum(r.apparent_power_va for n, r in s.outlets.items() if phase_of(n) == phase)
+
+        objects += [
+            ManagedObject(load + (1, phase), Integer, lambda phase=phase: phase),  # Index
+            ManagedObject(
+                load + (2, phase), Gauge32, lambda p=p: round(snap().phases[p].current_a * 10)
+            ),  # ePDULoadStatusLoad, tenths of Amps
+            ManagedObject(load + (3, phase), Integer, lambda: 1),  # LoadState: loadNormal
+            ManagedObject(load + (4, phase), Integer, lambda phase=phase: phase),  # PhaseNumber
+            ManagedObject(load + (5, phase), Integer, lambda: 0),  # BankNumber: phase row
+            ManagedObject(
+                load + (6, phase), Integer, lambda p=p: round(snap().phases[p].voltage_v * 10)
+            ),  # ePDULoadStatusVoltage, 0.1 V
+            ManagedObject(
+                load + (7, phase), Integer, lambda p=p: round(snap().phases[p].power_w)
+            ),  # ePDULoadStatusActivePower, W
+            ManagedObject(load + (8, phase), Integer, lambda f=apparent: round(f())),  # VA
+            ManagedObject(
+                load + (10, phase), Integer, lambda p=p: round(snap().phases[p].energy_wh / 100)
+            ),  # ePDULoadStatusEnergy, 0.1 kWh
+        ]
+    return objects
+
+
 PROFILES: dict[str, SnmpProfile] = {
     profile.name: profile
     for profile in (
@@ -594,6 +1042,28 @@ PROFILES: dict[str, SnmpProfile] = {
             sys_descr="ePDU MA 00U-C IN: L6-30P 24A 1P OUT: 24XC13",
             subtree=(1, 3, 6, 1, 4, 1, 534),
             build=build_eaton_epdu,
+        ),
+        SnmpProfile(
+            name="apc_masterswitch",
+            sys_object_id=(1, 3, 6, 1, 4, 1, 318, 1, 3, 4, 2),
+            sys_descr="APC Web/SNMP Management Card (MB:v3.2.0 PF:v3.0.9.a PN:aos309a.bin "
+            "AF1:v2.2.5.a AN1:ms225a.bin MN: AP9606 HR: G9 MD: 04/05/2000)",
+            subtree=(1, 3, 6, 1, 4, 1, 318),
+            build=build_apc_masterswitch,
+        ),
+        SnmpProfile(
+            name="servertech_sentry3",
+            sys_object_id=(1, 3, 6, 1, 4, 1, 1718, 3),
+            sys_descr="Sentry Switched CDU",
+            subtree=(1, 3, 6, 1, 4, 1, 1718),
+            build=build_sentry3,
+        ),
+        SnmpProfile(
+            name="cyberpower_epdu",
+            sys_object_id=(1, 3, 6, 1, 4, 1, 3808, 1, 1, 3),
+            sys_descr="CPS Power Distributed Unit",
+            subtree=(1, 3, 6, 1, 4, 1, 3808),
+            build=build_cyberpower_epdu,
         ),
     )
 }

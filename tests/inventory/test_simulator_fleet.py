@@ -17,8 +17,10 @@ from pysnmp.hlapi.v3arch.asyncio import (
     get_cmd,
 )
 
+from inventory.choices import VendorProfile
 from inventory.demo import demo_inventory_load
 from inventory.models import PDU
+from inventory.simulation import SIMULATOR_PROFILES
 from simulators.fleet import FleetSpec, fleet_in_thread
 from tests import factories
 
@@ -74,7 +76,31 @@ def test_three_phase_feeds_and_modbus_pdus(rack):
     assert (entry["phases"], entry["nominal_voltage"]) == (3, 231)
 
 
-def test_pdus_without_a_simulator_are_reported_and_skipped(rack, capsys):
+def test_every_inventory_vendor_profile_has_a_simulator():
+    assert set(SIMULATOR_PROFILES) == set(VendorProfile) - {VendorProfile.AUTO}
+
+
+@pytest.mark.parametrize(
+    ("vendor_profile", "profile", "sys_object_id"),
+    [
+        ("apc_masterswitch", "apc_masterswitch", "1.3.6.1.4.1.318.1.3.4.2"),
+        ("servertech_sentry3", "servertech_sentry3", "1.3.6.1.4.1.1718.3"),
+        ("cyberpower_epdu", "cyberpower_epdu", "1.3.6.1.4.1.3808.1.1.3"),
+    ],
+)
+def test_legacy_and_cyberpower_pdus_are_simulated(rack, vendor_profile, profile, sys_object_id):
+    factories.make_pdu(rack=rack, name="P", vendor_profile=vendor_profile, outlet_count=8)
+    description = fleet_yaml("--port", "0")
+    (entry,) = description["pdus"]
+    assert (entry["protocol"], entry["profile"]) == ("snmp", profile)
+    with fleet_in_thread(FleetSpec.parse(description)) as fleet:
+        host, port = fleet.address("P")
+        assert asyncio.run(_get(host, port, "public", SYS_OBJECT_ID)) == sys_object_id
+
+
+def test_pdus_without_a_simulator_are_reported_and_skipped(rack, monkeypatch):
+    # Every inventory profile has a simulator now: take one away to see the report.
+    monkeypatch.delitem(SIMULATOR_PROFILES, VendorProfile.APC_MASTERSWITCH)
     factories.make_pdu(rack=rack, name="OLD", vendor_profile="apc_masterswitch")
     factories.make_pdu(rack=rack, name="AUTO", vendor_profile="auto")
     err = io.StringIO()
