@@ -94,10 +94,17 @@ class SnmpPduDriver(PduDriver):
                     numbers.add(number)
         return sorted(numbers)
 
+    def _index(self, number: int) -> Oid:
+        """The row index of outlet ``number``."""
+        return self.profile.outlet_index(number)
+
+    async def _prepare_index(self) -> None:
+        """Load what _index() needs (nothing for vendors whose index is the outlet number)."""
+
     def _row(self, tables, column: Oid | None, number: int):
         if column is None:
             return None
-        return tables.get(column, {}).get(self.profile.outlet_index(number))
+        return tables.get(column, {}).get(self._index(number))
 
     def _name(self, tables, number: int) -> str | None:
         return _text(self._row(tables, self.profile.outlet_name, number))
@@ -116,12 +123,13 @@ class SnmpPduDriver(PduDriver):
             raise UnexpectedValue(
                 self.target.address,
                 f"outlet {number} status {raw!r} is not one of {sorted(p.status_values)}",
-                obj=oid_str(p.status + p.outlet_index(number)),
+                obj=oid_str(p.status + self._index(number)),
             ) from None
 
     async def outlet_state(self, number: int) -> OutletStatus:
         """One outlet, in one GET of its status (and pending and name) objects."""
-        index = self.profile.outlet_index(number)
+        await self._prepare_index()
+        index = self._index(number)
         columns = self._state_columns()
         values = await self.client.get([column + index for column in columns])
         if self.profile.status is not None and values[self.profile.status + index] is None:
@@ -139,7 +147,8 @@ class SnmpPduDriver(PduDriver):
 
     async def switch(self, outlets: list[int], action: SwitchAction) -> None:
         column, value = self.profile.commands[SwitchAction(action)]
-        pairs = [(column + self.profile.outlet_index(n), value) for n in outlets]
+        await self._prepare_index()
+        pairs = [(column + self._index(n), value) for n in outlets]
         batch = MAX_OUTLETS_PER_SET if self.profile.multi_oid_set else 1
         for start in range(0, len(pairs), batch):
             try:
@@ -327,8 +336,46 @@ class RaritanPduDriver(SnmpPduDriver):
         )
 
 
+class PerInfeedOutletsDriver(SnmpPduDriver):
+    """Sentry3 numbers outlets per infeed: tower.infeed.outlet, so a three-infeed CDU has
+    1.1.1..1.1.10 (AA1..AA10), then 1.2.1.. (AB1..). dcpower numbers a PDU's outlets 1..N, so
+    this driver numbers the first tower's rows in index order and keeps the mapping."""
+
+    def __init__(self, target: DeviceTarget, vendor: SnmpVendor) -> None:
+        super().__init__(target, vendor)
+        self._index_by_number: dict[int, Oid] = {}
+
+    def _outlet_numbers(self, tables) -> list[int]:
+        prefix = self.profile.outlet_index_prefix  # the tower
+        indices = sorted(
+            {
+                index
+                for column in self._state_columns()
+                for index in tables.get(column, {})
+                if len(index) == len(prefix) + 2 and index[: len(prefix)] == prefix
+            }
+        )
+        self._index_by_number = dict(enumerate(indices, start=1))
+        return list(self._index_by_number)
+
+    def _index(self, number: int) -> Oid:
+        try:
+            return self._index_by_number[number]
+        except KeyError:
+            raise NoSuchOutlet(
+                self.target.address, f"no outlet {number}", obj=f"outlet {number}"
+            ) from None
+
+    async def _prepare_index(self) -> None:
+        if not self._index_by_number:
+            await self.outlet_states()
+
+
 # Vendors whose driver needs code of its own; every other vendor uses SnmpPduDriver.
-DRIVER_CLASSES: dict[str, type[SnmpPduDriver]] = {"raritan_px": RaritanPduDriver}
+DRIVER_CLASSES: dict[str, type[SnmpPduDriver]] = {
+    "raritan_px": RaritanPduDriver,
+    "servertech_sentry3": PerInfeedOutletsDriver,
+}
 
 
 def snmp_driver(target: DeviceTarget, vendor: SnmpVendor) -> SnmpPduDriver:

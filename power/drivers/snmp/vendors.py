@@ -64,6 +64,11 @@ class SnmpVendor:
     phase_voltage: Metric | None = None
     phase_current: Metric | None = None
     phase_power: Metric | None = None
+    phase_energy: Metric | None = None  # summed into the total when total_energy is None
+    # A phase table that also holds bank rows (CyberPower ePDULoadStatusTable): only rows whose
+    # phase_bank column is 0 are phases, numbered by their phase_number column.
+    phase_bank: Oid | None = None
+    phase_number: Oid | None = None
     multi_oid_set: bool = True  # several outlets in one SET request
     command_spacing_s: float = 0.0  # pause the caller keeps between commands to one device
     extra: Mapping[str, object] = field(default_factory=dict)  # vendor-specific constants
@@ -102,6 +107,9 @@ def _register(vendor: SnmpVendor) -> SnmpVendor:
 # APC Rack PDU 2 (PowerNet-MIB rPDU2). rPDU2OutletSwitchedStatusState is off(1), on(2): the
 # opposite of the legacy rPDU. CommandPending pending(1). Metered current in tenths of A,
 # energy in tenths of kWh; device power in hundredths of kW.
+# A real AP8959EU3 (rpdu2g 6.4.0; recording librenms__apc_ap8959eu3) answers with its outlets'
+# names and states in the legacy sPDUOutletControlTable and no rPDU2 outlet table: the driver
+# then reads and switches that table, as the "legacy_outlets" profile (ApcRpdu2Driver).
 _register(
     SnmpVendor(
         name="apc_rpdu2",
@@ -126,6 +134,7 @@ _register(
         phase_voltage=Metric(APC_RPDU2 + (6, 3, 1, 6), 1.0),
         phase_current=Metric(APC_RPDU2 + (6, 3, 1, 5), 0.1),
         phase_power=Metric(APC_RPDU2 + (6, 3, 1, 7), 10.0),
+        extra={"legacy_outlets": "apc_masterswitch"},
     )
 )
 
@@ -213,12 +222,14 @@ _register(
 # ServerTech Sentry3 (Sentry3-MIB), index tower.infeed.outlet. outletStatus off(0), on(1),
 # offWait(2), onWait(3) (pending), offError(4), onError(5), noComm(6), reading(7),
 # offFuse(8), onFuse(9). outletControlAction none(0), on(1), off(2), reboot(3).
+# The infeeds are the PDU's phases: the real three-phase CDU of librenms__sentry3_switched has
+# infeeds AA, AB, AC (3.09, 3.92, 4.34 A); the totals used to be infeed AA's alone.
 _register(
     SnmpVendor(
         name="servertech_sentry3",
         title="ServerTech Sentry3 (Sentry3-MIB)",
         sys_object_ids=(SENTRY3,),
-        outlet_index_prefix=(1, 1),
+        outlet_index_prefix=(1,),  # tower 1; outlets are numbered per infeed (see driver.py)
         status=SENTRY3 + (2, 3, 1, 5),
         status_values={
             0: OFF,
@@ -241,10 +252,11 @@ _register(
         outlet_current=Metric(SENTRY3 + (2, 3, 1, 7), 0.01),  # outletLoadValue
         outlet_power=Metric(SENTRY3 + (2, 3, 1, 14), 1.0),  # outletPower
         outlet_energy=Metric(SENTRY3 + (2, 3, 1, 18), 0.001),  # outletEnergy, Wh
-        total_current=Metric(SENTRY3 + (2, 2, 1, 7, 1, 1), 0.01),  # infeedLoadValue
-        total_voltage=Metric(SENTRY3 + (2, 2, 1, 11, 1, 1), 0.1),  # infeedVoltage
-        total_power=Metric(SENTRY3 + (2, 2, 1, 12, 1, 1), 1.0),  # infeedPower
-        total_energy=Metric(SENTRY3 + (2, 2, 1, 16, 1, 1), 0.1),  # infeedEnergy, tenth kWh
+        phase_index_prefix=(1,),  # tower 1: phase n is infeed 1.n
+        phase_current=Metric(SENTRY3 + (2, 2, 1, 7), 0.01),  # infeedLoadValue
+        phase_voltage=Metric(SENTRY3 + (2, 2, 1, 11), 0.1),  # infeedVoltage
+        phase_power=Metric(SENTRY3 + (2, 2, 1, 12), 1.0),  # infeedPower
+        phase_energy=Metric(SENTRY3 + (2, 2, 1, 16), 0.1),  # infeedEnergy, tenth kWh
     )
 )
 
@@ -276,17 +288,24 @@ _register(
     )
 )
 
-# CyberPower ePDU (CPS-MIB). ePDUOutletStatusOutletState on(1), off(2);
-# ePDUOutletControlOutletCommand immediateOn(1), immediateOff(2), immediateReboot(3).
-# Outlet load in tenths of A, active power in W; ePDULoadStatusLoad per phase, tenths of A.
+# CyberPower ePDU (CPS-MIB). ePDUOutletStatusOutletState on(1), off(2); CommandPending
+# pending(1); ePDUOutletControlOutletCommand immediateOn(1), immediateOff(2), immediateReboot(3).
+# Outlet load in tenths of A, active power in W. ePDULoadStatusTable holds a row per phase
+# (bank number 0) AND per bank: the real PDU44005 of centreon__CyberPower has phase 1 and bank 1
+# of phase 1, both 1.0 A, so summing every row doubled its current. Load in tenths of A,
+# voltage in tenths of V (2179 on that 230 V unit), active power in W.
+# That PDU44005 (firmware 1.3.2) reports the ePDU2 product OID .3808.1.1.6 as its sysObjectID
+# and serves these ePDU tables beside its ePDU2 ones.
 _register(
     SnmpVendor(
         name="cyberpower_epdu",
         title="CyberPower ePDU (CPS-MIB)",
-        sys_object_ids=(CYBERPOWER,),
+        sys_object_ids=(CYBERPOWER, _enterprise(3808, 1, 1, 6)),  # ePDU, ePDU2
         outlet_index_prefix=(),
         status=CYBERPOWER + (3, 5, 1, 1, 4),
         status_values={1: ON, 2: OFF},
+        pending=CYBERPOWER + (3, 5, 1, 1, 5),
+        pending_values=frozenset({1}),
         outlet_name=CYBERPOWER + (3, 5, 1, 1, 2),
         commands={
             SwitchAction.ON: (CYBERPOWER + (3, 3, 1, 1, 4), 1),
@@ -296,6 +315,10 @@ _register(
         outlet_current=Metric(CYBERPOWER + (3, 5, 1, 1, 7), 0.1),
         outlet_power=Metric(CYBERPOWER + (3, 5, 1, 1, 8), 1.0),
         phase_current=Metric(CYBERPOWER + (2, 3, 1, 1, 2), 0.1),
+        phase_voltage=Metric(CYBERPOWER + (2, 3, 1, 1, 6), 0.1),
+        phase_power=Metric(CYBERPOWER + (2, 3, 1, 1, 7), 1.0),
+        phase_number=CYBERPOWER + (2, 3, 1, 1, 4),  # ePDULoadStatusPhaseNumber
+        phase_bank=CYBERPOWER + (2, 3, 1, 1, 5),  # ePDULoadStatusBankNumber
     )
 )
 
