@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlparse
 
 from django.conf import settings
@@ -50,6 +52,37 @@ def _tools(*names: str) -> Callable[[], str | None]:
     return probe
 
 
+SNMPSIM_AGENT = "snmpsim-command-responder"
+SNMPSIM_VENV = Path(__file__).resolve().parents[1] / ".venv-snmpsim"
+
+
+def snmpsim_command() -> str | None:
+    """snmpsim's agent, which serves the real-device recordings: $DCPOWER_SNMPSIM if set, else
+    the one in .venv-snmpsim/ beside the project (CI installs it there, apart from the project's
+    pinned pysnmp), else one beside this interpreter or on PATH."""
+    explicit = os.environ.get("DCPOWER_SNMPSIM")
+    candidates = (
+        [explicit]
+        if explicit
+        else [
+            str(SNMPSIM_VENV / "bin" / SNMPSIM_AGENT),
+            str(Path(sys.executable).parent / SNMPSIM_AGENT),
+            shutil.which(SNMPSIM_AGENT),
+        ]
+    )
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _snmpsim() -> str | None:
+    if snmpsim_command() is not None:
+        return None
+    where = os.environ.get("DCPOWER_SNMPSIM") or f"{SNMPSIM_VENV}/bin, beside python, or PATH"
+    return f"{SNMPSIM_AGENT} not found ({where})"
+
+
 PROBES: dict[str, Callable[[], str | None]] = {
     "postgres": _postgres,
     "redis": _redis,
@@ -57,6 +90,8 @@ PROBES: dict[str, Callable[[], str | None]] = {
     "net-snmp": _tools("snmpget", "snmpset", "snmpwalk", "snmpbulkwalk"),
     "snmpd": _tools("snmpd"),
     "mbpoll": _tools("mbpoll"),
+    # snmpsim (PyPI) serving the real-device walks in ../shared/reference/device-recordings.
+    "snmpsim": _snmpsim,
 }
 
 

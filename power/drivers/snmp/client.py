@@ -109,8 +109,11 @@ class SnmpRejected(DeviceRejected):
         super().__init__(device, f"device answered {status}", obj=obj)
 
 
-# Error statuses that mean "this instance does not exist" when writing to an outlet's row.
-MISSING_INSTANCE_STATUSES = frozenset({"noCreation", "noSuchName", "inconsistentName"})
+# Error statuses that mean "this instance does not exist" when writing to an outlet's row, and
+# the exception values an agent may return in place of one (see SnmpClient.set).
+MISSING_INSTANCE_STATUSES = frozenset(
+    {"noCreation", "noSuchName", "inconsistentName", "noSuchObject", "noSuchInstance"}
+)
 
 
 class SnmpClient:
@@ -142,12 +145,18 @@ class SnmpClient:
 
     async def set(self, pairs: Sequence[tuple[Oid, int]]) -> None:
         """SET integer values, all in one request (the caller splits them if the vendor
-        refuses multi-varbind SETs)."""
-        await self._request(
+        refuses multi-varbind SETs). A SET answered with noSuchObject/noSuchInstance in place of
+        a value and no error status changed nothing, and is no success: snmpsim answers so for
+        an absent row (an rPDU2 outlet of librenms__apc_ap8959eu3, an outlet past the end)."""
+        result = await self._request(
             set_cmd,
             [ObjectType(ObjectIdentity(oid_str(oid)), Integer(value)) for oid, value in pairs],
             write=True,
         )
+        for name, value in result:
+            if _end_of_view(value):
+                kind = type(value).__name__
+                raise SnmpRejected(self.device, kind[0].lower() + kind[1:], obj=str(name))
 
     async def walk(self, columns: Sequence[Oid]) -> dict[Oid, dict[Oid, object]]:
         """Read whole table columns: for each column, {index: value}. Several columns are

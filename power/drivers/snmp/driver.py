@@ -26,7 +26,7 @@ from power.drivers.snmp.client import (
     SnmpRejected,
     oid_str,
 )
-from power.drivers.snmp.vendors import Metric, Oid, SnmpVendor
+from power.drivers.snmp.vendors import VENDORS, Metric, Oid, SnmpVendor
 
 SYS_DESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)
 SYS_OBJECT_ID = (1, 3, 6, 1, 2, 1, 1, 2, 0)
@@ -44,6 +44,12 @@ def _scaled(raw, metric: Metric | None) -> float | None:
     if metric is None or not isinstance(raw, int) or raw < 0:
         return None
     return raw * metric.scale
+
+
+def _sum(values: list[float | None]) -> float | None:
+    """A total of per-phase values: None unless every phase has one."""
+    present = [v for v in values if v is not None]
+    return sum(present) if values and len(present) == len(values) else None
 
 
 class SnmpPduDriver(PduDriver):
@@ -132,11 +138,14 @@ class SnmpPduDriver(PduDriver):
         index = self._index(number)
         columns = self._state_columns()
         values = await self.client.get([column + index for column in columns])
-        if self.profile.status is not None and values[self.profile.status + index] is None:
+        # No outlet only when none of its objects answers, as for outlet_states(): the real
+        # Sentry3 of librenms__sentry3_switched answers outletName but not outletStatus; that
+        # outlet exists, its state is unknown.
+        if all(values[column + index] is None for column in columns):
             raise NoSuchOutlet(
                 self.target.address,
                 f"no outlet {number}",
-                obj=oid_str(self.profile.status + index),
+                obj=oid_str(columns[0] + index) if columns else f"outlet {number}",
             )
         tables = {column: {index: values[column + index]} for column in columns}
         return OutletStatus(
@@ -195,53 +204,70 @@ class SnmpPduDriver(PduDriver):
             if m is not None
         ]
         values = await self.client.get([m.oid for m in scalars]) if scalars else {}
-        phase_metrics = [m for m in (p.phase_voltage, p.phase_current, p.phase_power) if m]
-        phase_tables = (
-            await self.client.walk([m.oid for m in phase_metrics]) if phase_metrics else {}
-        )
-        phases = self._phases(phase_tables)
+        phase_metrics = self._phase_metrics()
+        phase_columns = [m.oid for m in phase_metrics]
+        phase_columns += [c for c in (p.phase_bank, p.phase_number) if c is not None]
+        phase_tables = await self.client.walk(phase_columns) if phase_metrics else {}
+        rows = self._phase_rows(phase_tables)
+        phases = self._phases(phase_tables, rows)
 
         def total(metric: Metric | None, from_phases=None):
             if metric is not None:
                 return _scaled(values.get(metric.oid), metric)
             return from_phases
 
-        phase_sum = lambda attr: (  # noqa: E731
-            sum(getattr(ph, attr) for ph in phases)
-            if phases and all(getattr(ph, attr) is not None for ph in phases)
-            else None
-        )
+        energies = [
+            _scaled(phase_tables.get(p.phase_energy.oid, {}).get(row), p.phase_energy)
+            for row in rows.values()
+            if p.phase_energy is not None
+        ]
         return PduTotals(
             voltage_v=total(p.total_voltage, phases[0].voltage_v if phases else None),
-            current_a=total(p.total_current, phase_sum("current_a")),
-            power_w=total(p.total_power, phase_sum("power_w")),
-            energy_kwh=total(p.total_energy),
+            current_a=total(p.total_current, _sum([ph.current_a for ph in phases])),
+            power_w=total(p.total_power, _sum([ph.power_w for ph in phases])),
+            energy_kwh=total(p.total_energy, _sum(energies)),
             phases=phases,
         )
 
-    def _phases(self, tables) -> list[PhaseReadings]:
+    def _phase_metrics(self) -> list[Metric]:
         p = self.profile
-        numbers = set()
-        for metric in (p.phase_voltage, p.phase_current, p.phase_power):
-            if metric is None:
-                continue
-            for index in tables.get(metric.oid, {}):
-                if index[:-1] == p.phase_index_prefix:
-                    numbers.add(index[-1])
+        return [m for m in (p.phase_voltage, p.phase_current, p.phase_power, p.phase_energy) if m]
 
-        def value(metric: Metric | None, phase: int):
+    def _phase_rows(self, tables) -> dict[int, Oid]:
+        """Phase number -> its row index in the phase columns, in phase order."""
+        p = self.profile
+        indexes = {
+            index
+            for metric in self._phase_metrics()
+            for index in tables.get(metric.oid, {})
+            if index[:-1] == p.phase_index_prefix
+        }
+        rows: dict[int, Oid] = {}
+        for index in sorted(indexes):
+            # CyberPower's ePDULoadStatusTable also holds banks (centreon__CyberPower: phase 1
+            # and bank 1 of it, 1.0 A each): a row with a bank number is not a phase.
+            if p.phase_bank is not None and tables.get(p.phase_bank, {}).get(index, 0) != 0:
+                continue
+            number = tables.get(p.phase_number, {}).get(index) if p.phase_number else None
+            rows[number if isinstance(number, int) else index[-1]] = index
+        return dict(sorted(rows.items()))
+
+    def _phases(self, tables, rows: dict[int, Oid]) -> list[PhaseReadings]:
+        p = self.profile
+
+        def value(metric: Metric | None, row: Oid):
             if metric is None:
                 return None
-            return _scaled(tables.get(metric.oid, {}).get(p.phase_index_prefix + (phase,)), metric)
+            return _scaled(tables.get(metric.oid, {}).get(row), metric)
 
         return [
             PhaseReadings(
                 phase=phase,
-                voltage_v=value(p.phase_voltage, phase),
-                current_a=value(p.phase_current, phase),
-                power_w=value(p.phase_power, phase),
+                voltage_v=value(p.phase_voltage, row),
+                current_a=value(p.phase_current, row),
+                power_w=value(p.phase_power, row),
             )
-            for phase in sorted(numbers)
+            for phase, row in rows.items()
         ]
 
 
@@ -291,13 +317,6 @@ class RaritanPduDriver(SnmpPduDriver):
                 return None
             return raw / 10**scale
 
-        def state(number: int) -> OutletState:
-            switching = self._row(tables, self.profile.status, number)
-            if switching is not None:
-                return self._state(tables, number)
-            on_off = states.get(self._sensor_index(number, types["on_off"]))
-            return self.profile.status_values.get(on_off, OutletState.UNKNOWN)
-
         outlets = []
         for n in sorted(numbers):
             energy_wh = sensor(n, "energy")
@@ -305,13 +324,39 @@ class RaritanPduDriver(SnmpPduDriver):
                 OutletReadings(
                     number=n,
                     name=self._name(tables, n),
-                    state=state(n),
+                    state=self._switch_state(tables, states, n),
                     current_a=sensor(n, "current"),
                     power_w=sensor(n, "power"),
                     energy_kwh=None if energy_wh is None else energy_wh / 1000,
                 )
             )
         return PduReadings(outlets=outlets, totals=await self._inlet_totals())
+
+    def _switch_state(self, tables, sensor_states, number: int) -> OutletState:
+        """outletSwitchingState where the unit has one, else the onOff sensor's state."""
+        switching = self._row(tables, self.profile.status, number)
+        if switching is not None:
+            return self._state(tables, number)
+        on_off = self._sensor_index(number, self.profile.extra["sensor_types"]["on_off"])
+        return self.profile.status_values.get(sensor_states.get(on_off), OutletState.UNKNOWN)
+
+    async def outlet_state(self, number: int) -> OutletStatus:
+        """One outlet in one GET: switching state, onOff sensor state, name and label. (The
+        generic GET of outletSwitchingState alone found no outlet at all on a unit without a
+        switching table, such as the PX3-5493 of librenms__raritan-pdu_px3.)"""
+        index = self.profile.outlet_index(number)
+        columns = self._state_columns()
+        types = self.profile.extra["sensor_types"]
+        on_off = self._sensor_index(number, types["on_off"])
+        sensor_state = self.profile.extra["sensor_state"] + on_off
+        values = await self.client.get([column + index for column in columns] + [sensor_state])
+        if all(value is None for value in values.values()):
+            raise NoSuchOutlet(
+                self.target.address, f"no outlet {number}", obj=oid_str(sensor_state)
+            )
+        tables = {column: {index: values[column + index]} for column in columns}
+        state = self._switch_state(tables, {on_off: values[sensor_state]}, number)
+        return OutletStatus(number=number, name=self._name(tables, number), state=state)
 
     async def _inlet_totals(self) -> PduTotals:
         extra = self.profile.extra
@@ -371,8 +416,58 @@ class PerInfeedOutletsDriver(SnmpPduDriver):
             await self.outlet_states()
 
 
+class ApcRpdu2Driver(SnmpPduDriver):
+    """APC rPDU2, falling back to the legacy sPDUOutletControl table that rPDU2 firmware also
+    serves. A real AP8959EU3 (rpdu2g 6.4.0, recording librenms__apc_ap8959eu3) holds its outlets'
+    names and states there and no rPDU2 outlet table, so the rPDU2 reads found no outlet. The
+    rPDU2 tables are read first; where they hold no outlet, the legacy table is read and switched
+    (sPDUOutletCtl: on 1, off 2, read back), as the profile named by extra["legacy_outlets"].
+    Totals stay rPDU2's (phase and device status)."""
+
+    def __init__(self, target: DeviceTarget, vendor: SnmpVendor) -> None:
+        super().__init__(target, vendor)
+        self.legacy = SnmpPduDriver(target, VENDORS[vendor.extra["legacy_outlets"]])
+        self.legacy.client = self.client  # one transport for both generations of tables
+
+    async def outlet_states(self) -> list[OutletStatus]:
+        return await super().outlet_states() or await self.legacy.outlet_states()
+
+    async def outlet_state(self, number: int) -> OutletStatus:
+        try:
+            return await super().outlet_state(number)
+        except NoSuchOutlet:
+            return await self.legacy.outlet_state(number)
+
+    async def switch(self, outlets: list[int], action: SwitchAction) -> None:
+        """Commands go to the table that the states come from: rPDU2's unless it has no outlet
+        at all (one walk of its status column to know; an outlet missing from a populated
+        rPDU2 table stays NoSuchOutlet)."""
+        if (await self.client.walk([self.profile.status]))[self.profile.status]:
+            await super().switch(outlets, action)
+        else:
+            await self.legacy.switch(outlets, action)
+
+    async def readings(self) -> PduReadings:
+        readings = await super().readings()
+        if readings.outlets:
+            return readings
+        outlets = [
+            OutletReadings(
+                number=s.number,
+                name=s.name,
+                state=s.state,
+                current_a=None,  # the legacy table meters nothing per outlet
+                power_w=None,
+                energy_kwh=None,
+            )
+            for s in await self.legacy.outlet_states()
+        ]
+        return PduReadings(outlets=outlets, totals=readings.totals)
+
+
 # Vendors whose driver needs code of its own; every other vendor uses SnmpPduDriver.
 DRIVER_CLASSES: dict[str, type[SnmpPduDriver]] = {
+    "apc_rpdu2": ApcRpdu2Driver,
     "raritan_px": RaritanPduDriver,
     "servertech_sentry3": PerInfeedOutletsDriver,
 }
