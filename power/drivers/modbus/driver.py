@@ -125,6 +125,13 @@ class ModbusPduDriver(PduDriver):
         return (await self.outlet_states())[number - 1]
 
     async def switch(self, outlets: list[int], action: SwitchAction) -> None:
+        # A meter (no switch map) refuses every command. Checked first: its outlet count is 0,
+        # so the range check below answered the SDM630 simulator's switch([1]) with
+        # NoSuchOutlet, and the "no switched outlets" refusal further down was never reached.
+        if self.profile.switch is None and self.profile.reboot is None:
+            raise DeviceRejected(
+                self.target.address, "this device has no switched outlets", obj="outlets"
+            )
         count = await self._outlets()
         for number in outlets:
             if not 1 <= number <= count:
