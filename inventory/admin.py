@@ -189,7 +189,7 @@ class PowerFeedAdmin(admin.ModelAdmin):
 
 class OutletInline(admin.TabularInline):
     model = Outlet
-    fields = ["number", "label", "state", "plugged_in"]
+    fields = ["number", "label", "locked", "lock_reason", "state", "plugged_in"]
     readonly_fields = ["number", "state", "plugged_in"]
     can_delete = False
     extra = 0
@@ -259,8 +259,8 @@ class PDUAdmin(admin.ModelAdmin):
 
 @admin.register(Outlet)
 class OutletAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "pdu", "number", "label", "state", "power_supply_link"]
-    list_filter = ["state", "pdu__rack__site", "pdu__rack"]
+    list_display = ["__str__", "pdu", "number", "label", "state", "locked", "power_supply_link"]
+    list_filter = ["state", "locked", "pdu__rack__site", "pdu__rack"]
     search_fields = ["label", "pdu__name", "power_supply__host__name"]
     list_select_related = ["pdu", "power_supply__host"]
     readonly_fields = [

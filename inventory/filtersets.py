@@ -81,6 +81,7 @@ class OutletFilterSet(filters.FilterSet):
             "pdu": ["exact", "in"],
             "number": ["exact", "gte", "lte"],
             "state": ["exact"],
+            "locked": ["exact"],
             "label": NAME_LOOKUPS,
         }
 

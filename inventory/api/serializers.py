@@ -195,6 +195,8 @@ class OutletSerializer(ModelCleanSerializer):
             "pdu",
             "number",
             "label",
+            "locked",
+            "lock_reason",
             "state",
             "state_seen_at",
             "current_a",

@@ -337,6 +337,9 @@ class Outlet(InventoryModel):
     pdu = models.ForeignKey(PDU, on_delete=models.CASCADE, related_name="outlets")
     number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
     label = models.CharField(max_length=100, blank=True)
+    # A locked outlet refuses every power command (maintenance, a fragile load).
+    locked = models.BooleanField(default=False)
+    lock_reason = models.CharField(max_length=200, blank=True)
     # Last known state and readings: written by power commands and telemetry.
     state = models.CharField(
         max_length=10, choices=OutletState.choices, default=OutletState.UNKNOWN
@@ -375,6 +378,8 @@ class Outlet(InventoryModel):
         super().clean()
         if self.pdu_id is None or self.number is None:
             return
+        if self.locked and not self.lock_reason.strip():
+            raise ValidationError({"lock_reason": "Say why the outlet is locked."})
         stored_pdu_id, stored_number = getattr(self, "_stored", (None, None))
         if not self._state.adding and stored_pdu_id != self.pdu_id:
             raise ValidationError({"pdu": "An outlet cannot move to another PDU."})
