@@ -83,7 +83,18 @@ def _snmpsim() -> str | None:
     return f"{SNMPSIM_AGENT} not found ({where})"
 
 
+RECORDINGS_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference" / "device-recordings"
+
+
+def _recordings() -> str | None:
+    """The real-device SNMP walks, read from ../shared (never copied into the project)."""
+    if RECORDINGS_DIR.is_dir() and any(RECORDINGS_DIR.glob("*.snmprec")):
+        return None
+    return f"no device recordings at {RECORDINGS_DIR}"
+
+
 PROBES: dict[str, Callable[[], str | None]] = {
+    "recordings": _recordings,
     "postgres": _postgres,
     "redis": _redis,
     # net-snmp's command-line tools (Debian package "snmp") and agent ("snmpd").

@@ -29,7 +29,7 @@ from power.drivers.registry import driver_for
 from power.drivers.snmp.client import SnmpClient, close_engine_for_running_loop
 from tests.services import snmpsim_command
 
-pytestmark = pytest.mark.requires_service("snmpsim")
+pytestmark = pytest.mark.requires_service("snmpsim", "recordings")
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDINGS = ROOT.parent / "shared" / "reference" / "device-recordings"

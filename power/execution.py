@@ -1,0 +1,315 @@
+"""Carrying out a power command: switch, then verify every outlet from the device's status.
+
+The orchestration is synchronous (database writes between phases); device work runs in one
+event loop per process (``device_loop``), so each worker keeps one SNMP engine. PDUs work
+concurrently; outlets of one PDU are switched together in one driver call (the driver batches
+them into as few requests as the vendor allows). A cycle is off, verify off, wait the off
+period, on, verify on, across all PDUs together, so a dual-PSU host goes dark and comes back
+as one. If the off half fails, the on half still runs for every outlet: a host is never left
+dark silently. An outlet succeeds only when its state was read back from the device.
+
+Every step is recorded per outlet before the next begins; redelivered work resumes from the
+recorded step. Explicit on/off (never the vendor's native reboot) makes every step safe to
+repeat, so a resumed cycle never cycles an outlet twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from inventory.choices import OutletState
+from inventory.models import Outlet
+from power.choices import CommandAction, CommandStatus, OutletOutcome, OutletStep
+from power.drivers.base import OutletState as DeviceState
+from power.drivers.base import PduDriver, SwitchAction
+from power.drivers.errors import DeviceTimeout, DriverError
+from power.drivers.registry import driver_for
+from power.models import PowerCommand, PowerCommandOutlet
+from power.targets import device_target_for_pdu
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExecutionSettings:
+    verify_timeout_s: float = 30.0
+    poll_interval_s: float = 0.5
+    cycle_off_period_s: float = 5.0
+    retries: int = 3  # extra attempts for a transient (timeout) error when sending
+    retry_backoff_s: float = 0.5
+    device_timeout_s: float = 2.0
+
+    @classmethod
+    def from_settings(cls) -> ExecutionSettings:
+        return cls(**getattr(settings, "POWER_EXECUTION", {}))
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def device_loop() -> asyncio.AbstractEventLoop:
+    """The process's event loop for device work (one SNMP engine lives in it)."""
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    return _loop
+
+
+@dataclass
+class OutletOutcomeData:
+    ok: bool
+    state: DeviceState | None
+    error: str = ""
+
+
+async def _send(
+    driver: PduDriver, numbers: list[int], action: SwitchAction, config: ExecutionSettings
+) -> str:
+    """Send a command, retrying timeouts with backoff. Returns an error message or ""."""
+    for attempt in range(config.retries + 1):
+        try:
+            await driver.switch(numbers, action)
+            return ""
+        except DeviceTimeout as exc:
+            if attempt == config.retries:
+                return str(exc)
+            await asyncio.sleep(config.retry_backoff_s * 2**attempt)
+        except DriverError as exc:
+            return str(exc)
+    return "not sent"
+
+
+async def _verify(
+    driver: PduDriver, numbers: list[int], wanted: DeviceState, config: ExecutionSettings
+) -> dict[int, OutletOutcomeData]:
+    """Poll the device until every outlet reads ``wanted`` or the timeout expires."""
+    deadline = time.monotonic() + config.verify_timeout_s
+    last: dict[int, DeviceState] = {}
+    last_error = ""
+    while True:
+        try:
+            states = {s.number: s.state for s in await driver.outlet_states()}
+            last.update({n: states.get(n, DeviceState.UNKNOWN) for n in numbers})
+            last_error = ""
+        except DriverError as exc:
+            last_error = str(exc)
+        if all(last.get(n) == wanted for n in numbers) or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(config.poll_interval_s)
+    results = {}
+    for n in numbers:
+        state = last.get(n)
+        if state == wanted:
+            results[n] = OutletOutcomeData(True, state)
+        else:
+            seen = state.value if state else "nothing (no answer)"
+            detail = f"; last error: {last_error}" if last_error else ""
+            results[n] = OutletOutcomeData(
+                False,
+                state,
+                f"not {wanted.value} after {config.verify_timeout_s:g} s (device says {seen})"
+                f"{detail}",
+            )
+    return results
+
+
+async def _phase(
+    groups: dict[int, tuple[PduDriver, list[int]]], action: SwitchAction, config: ExecutionSettings
+) -> dict[tuple[int, int], OutletOutcomeData]:
+    """One switching phase on every PDU concurrently: send, then verify."""
+    wanted = DeviceState.ON if action is SwitchAction.ON else DeviceState.OFF
+
+    async def on_pdu(pdu_id: int, driver: PduDriver, numbers: list[int]):
+        error = await _send(driver, numbers, action, config)
+        if error:
+            return {
+                (pdu_id, n): OutletOutcomeData(False, None, f"{action} not accepted: {error}")
+                for n in numbers
+            }
+        verified = await _verify(driver, numbers, wanted, config)
+        return {(pdu_id, n): outcome for n, outcome in verified.items()}
+
+    results: dict[tuple[int, int], OutletOutcomeData] = {}
+    for part in await asyncio.gather(
+        *(on_pdu(pdu_id, driver, numbers) for pdu_id, (driver, numbers) in groups.items())
+    ):
+        results.update(part)
+    return results
+
+
+async def _read_states(groups) -> dict[tuple[int, int], DeviceState]:
+    async def on_pdu(pdu_id: int, driver: PduDriver, numbers: list[int]):
+        try:
+            states = {s.number: s.state for s in await driver.outlet_states()}
+        except DriverError:
+            return {}
+        return {(pdu_id, n): states.get(n, DeviceState.UNKNOWN) for n in numbers}
+
+    found: dict[tuple[int, int], DeviceState] = {}
+    for part in await asyncio.gather(*(on_pdu(p, d, ns) for p, (d, ns) in groups.items())):
+        found.update(part)
+    return found
+
+
+def execute_command(command_id: int, *, config: ExecutionSettings | None = None) -> str:
+    """Run (or resume) a command. Returns its final status, or its status unchanged when it
+    is not runnable (cancelled, finished, or scheduled for later)."""
+    config = config or ExecutionSettings.from_settings()
+    with transaction.atomic():
+        command = PowerCommand.objects.select_for_update().get(pk=command_id)
+        if command.status not in (CommandStatus.PENDING, CommandStatus.RUNNING):
+            return command.status
+        now = timezone.now()
+        if command.not_before and command.not_before > now:
+            return command.status
+        command.status = CommandStatus.RUNNING
+        command.started_at = command.started_at or now
+        command.heartbeat_at = now
+        command.save(update_fields=["status", "started_at", "heartbeat_at"])
+    rows = list(
+        command.outlets.select_related("outlet__pdu__rack__site").order_by(
+            "outlet__pdu_id", "outlet__number"
+        )
+    )
+    loop = device_loop()
+    drivers: dict[int, PduDriver] = {}
+    try:
+        for row in rows:
+            pdu = row.outlet.pdu
+            if pdu.pk not in drivers:
+                target = device_target_for_pdu(pdu, timeout_s=config.device_timeout_s)
+                drivers[pdu.pk] = loop.run_until_complete(driver_for(target))
+        _run_steps(command, rows, drivers, loop, config)
+    except DriverError as exc:  # a PDU could not even be identified
+        _fail_remaining(command, rows, str(exc))
+    finally:
+        for driver in drivers.values():
+            loop.run_until_complete(driver.close())
+    return _finish(command)
+
+
+def _groups(rows, drivers, steps) -> dict[int, tuple[PduDriver, list[int]]]:
+    groups: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        if row.step in steps and row.outcome == OutletOutcome.PENDING:
+            groups[row.outlet.pdu_id].append(row.outlet.number)
+    return {pdu_id: (drivers[pdu_id], numbers) for pdu_id, numbers in groups.items()}
+
+
+def _by_key(rows) -> dict[tuple[int, int], PowerCommandOutlet]:
+    return {(row.outlet.pdu_id, row.outlet.number): row for row in rows}
+
+
+def _run_steps(command, rows, drivers, loop, config) -> None:
+    by_key = _by_key(rows)
+    now = timezone.now()
+    fresh = [row for row in rows if row.step == OutletStep.PENDING and not row.state_before]
+    if fresh:
+        before = loop.run_until_complete(
+            _read_states(_groups(fresh, drivers, {OutletStep.PENDING}))
+        )
+        for key, state in before.items():
+            row = by_key[key]
+            row.state_before = state.value
+            row.started_at = now
+            row.save(update_fields=["state_before", "started_at"])
+
+    if command.action in (CommandAction.OFF, CommandAction.CYCLE):
+        pending_off = _groups(rows, drivers, {OutletStep.PENDING, OutletStep.OFF_SENT})
+        _mark(rows, pending_off, step=OutletStep.OFF_SENT)
+        results = loop.run_until_complete(_phase(pending_off, SwitchAction.OFF, config))
+        for key, result in results.items():
+            row = by_key[key]
+            row.attempts += 1
+            row.state_after = (result.state or DeviceState.UNKNOWN).value
+            if command.action == CommandAction.OFF:
+                _conclude(row, result)
+            else:
+                row.step = OutletStep.OFF_VERIFIED if result.ok else OutletStep.OFF_SENT
+                row.error = "" if result.ok else f"off failed: {result.error}"
+                row.save(update_fields=["attempts", "state_after", "step", "error"])
+        _heartbeat(command)
+        if command.action == CommandAction.CYCLE:
+            # The off period starts when the last outlet is verified off.
+            time.sleep(config.cycle_off_period_s)
+
+    if command.action in (CommandAction.ON, CommandAction.CYCLE):
+        # For a cycle every outlet is switched back on, including those whose off failed.
+        steps = {
+            OutletStep.PENDING,
+            OutletStep.ON_SENT,
+            OutletStep.OFF_SENT,
+            OutletStep.OFF_VERIFIED,
+        }
+        pending_on = _groups(rows, drivers, steps)
+        _mark(rows, pending_on, step=OutletStep.ON_SENT)
+        results = loop.run_until_complete(_phase(pending_on, SwitchAction.ON, config))
+        for key, result in results.items():
+            row = by_key[key]
+            row.attempts += 1
+            row.state_after = (result.state or DeviceState.UNKNOWN).value
+            off_error = row.error if command.action == CommandAction.CYCLE else ""
+            _conclude(row, result, earlier_error=off_error)
+        _heartbeat(command)
+
+
+def _mark(rows, groups, *, step: str) -> None:
+    keys = {(pdu_id, n) for pdu_id, (_, numbers) in groups.items() for n in numbers}
+    ids = [row.pk for row in rows if (row.outlet.pdu_id, row.outlet.number) in keys]
+    PowerCommandOutlet.objects.filter(pk__in=ids).update(step=step)
+    for row in rows:
+        if row.pk in ids:
+            row.step = step
+
+
+def _conclude(row: PowerCommandOutlet, result: OutletOutcomeData, earlier_error: str = ""):
+    ok = result.ok and not earlier_error
+    row.step = OutletStep.DONE
+    row.outcome = OutletOutcome.SUCCEEDED if ok else OutletOutcome.FAILED
+    row.error = "; ".join(e for e in (earlier_error, "" if result.ok else result.error) if e)
+    row.finished_at = timezone.now()
+    row.save(update_fields=["attempts", "state_after", "step", "outcome", "error", "finished_at"])
+    if result.state is not None:
+        Outlet.objects.filter(pk=row.outlet_id).update(
+            state=OutletState(result.state.value), state_seen_at=row.finished_at
+        )
+
+
+def _fail_remaining(command, rows, error: str) -> None:
+    for row in rows:
+        if row.outcome == OutletOutcome.PENDING:
+            row.outcome = OutletOutcome.FAILED
+            row.step = OutletStep.DONE
+            row.error = error
+            row.finished_at = timezone.now()
+            row.save(update_fields=["outcome", "step", "error", "finished_at"])
+
+
+def _heartbeat(command) -> None:
+    PowerCommand.objects.filter(pk=command.pk).update(heartbeat_at=timezone.now())
+
+
+def _finish(command: PowerCommand) -> str:
+    with transaction.atomic():
+        command = PowerCommand.objects.select_for_update().get(pk=command.pk)
+        outcomes = list(command.outlets.values_list("outcome", flat=True))
+        if all(o == OutletOutcome.SUCCEEDED for o in outcomes):
+            status = CommandStatus.SUCCEEDED
+        elif any(o == OutletOutcome.SUCCEEDED for o in outcomes):
+            status = CommandStatus.PARTIALLY_FAILED
+        else:
+            status = CommandStatus.FAILED
+        command.status = status
+        command.finished_at = timezone.now()
+        command.save(update_fields=["status", "finished_at"])
+        command.outlets.update(active=False)
+    logger.info("power command %s finished: %s", command.pk, status)
+    return status

@@ -1,0 +1,171 @@
+"""Power command requests: resolve the targets, show or check the blast radius, persist the
+command before anything touches a device, and queue it after the transaction commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from power.blast_radius import BlastRadius, blast_radius, resolve_outlets
+from power.choices import CommandStatus
+from power.guardrails import Refusal, guardrail_refusals
+from power.models import PowerCommand, PowerCommandOutlet
+
+
+class GuardrailRefused(Exception):
+    def __init__(self, radius: BlastRadius, refusals: list[Refusal]) -> None:
+        super().__init__("; ".join(r.message for r in refusals))
+        self.radius = radius
+        self.refusals = refusals
+
+
+class OutletBusy(Exception):
+    """Another active command already acts on one of the outlets."""
+
+    def __init__(self, command: PowerCommand | None, outlets: list[str]) -> None:
+        which = (
+            f"command #{command.pk} ({command.action}, {command.status})"
+            if command
+            else "another command"
+        )
+        super().__init__(f"Outlet(s) {', '.join(outlets)} are being switched by {which}.")
+        self.command = command
+
+
+@dataclass(frozen=True)
+class PowerRequestResult:
+    radius: BlastRadius
+    command: PowerCommand | None  # None for a dry run
+    created: bool  # False when an idempotency key returned an existing command
+
+
+def radius_summary(radius: BlastRadius) -> dict:
+    def hosts(items):
+        return [{"id": h.pk, "name": h.name} for h in items]
+
+    return {
+        "outlets": [{"id": o.pk, "pdu": o.pdu.name, "number": o.number} for o in radius.outlets],
+        "pdus": [{"id": p.pk, "name": p.name} for p in radius.pdus],
+        "hosts_losing_all_power": hosts(radius.hosts_losing_all_power),
+        "hosts_losing_redundancy": hosts(radius.hosts_losing_redundancy),
+        "protected_hosts_affected": hosts(radius.protected_hosts_affected),
+        "active_hosts_affected": hosts(radius.active_hosts_affected),
+        "hosts_powered_on": hosts(radius.hosts_powered_on),
+        "locked_outlets": [
+            {"id": o.pk, "pdu": o.pdu.name, "number": o.number} for o in radius.locked_outlets
+        ],
+    }
+
+
+def power_command_request(
+    *,
+    user,
+    action: str,
+    outlet_ids=(),
+    host_ids=(),
+    rack_ids=(),
+    reason: str = "",
+    ticket: str = "",
+    force: bool = False,
+    dry_run: bool = False,
+    not_before: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> PowerRequestResult:
+    if idempotency_key:
+        existing = PowerCommand.objects.filter(
+            requested_by=user, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return PowerRequestResult(radius=None, command=existing, created=False)
+    outlets = resolve_outlets(outlet_ids=outlet_ids, host_ids=host_ids, rack_ids=rack_ids)
+    radius = blast_radius(action=action, outlets=outlets)
+    if dry_run:
+        return PowerRequestResult(radius=radius, command=None, created=False)
+    sites = {outlet.pdu.rack.site_id for outlet in outlets}
+    if len(sites) > 1:
+        raise ValidationError(
+            {
+                "outlets": "The targets span several sites; send one command "
+                "per site (each site's own workers switch its PDUs)."
+            }
+        )
+    if not_before is not None and not_before <= timezone.now():
+        not_before = None
+    refusals = guardrail_refusals(radius, reason=reason, force=force)
+    if refusals:
+        raise GuardrailRefused(radius, refusals)
+    try:
+        with transaction.atomic():
+            command = PowerCommand.objects.create(
+                action=action,
+                site_id=sites.pop(),
+                requested_by=user,
+                reason=reason,
+                ticket=ticket,
+                force=force,
+                idempotency_key=idempotency_key or None,
+                targets={
+                    "outlets": sorted(outlet_ids),
+                    "hosts": sorted(host_ids),
+                    "racks": sorted(rack_ids),
+                },
+                blast_radius=radius_summary(radius),
+                not_before=not_before,
+            )
+            PowerCommandOutlet.objects.bulk_create(
+                PowerCommandOutlet(command=command, outlet=outlet) for outlet in outlets
+            )
+            transaction.on_commit(lambda: power_command_enqueue(command=command))
+    except IntegrityError:
+        if idempotency_key:  # a concurrent request with the same key won the race
+            existing = PowerCommand.objects.filter(
+                requested_by=user, idempotency_key=idempotency_key
+            ).first()
+            if existing is not None:
+                return PowerRequestResult(radius=radius, command=existing, created=False)
+        raise _busy(outlets) from None
+    return PowerRequestResult(radius=radius, command=command, created=True)
+
+
+def _busy(outlets) -> OutletBusy:
+    rows = PowerCommandOutlet.objects.filter(active=True, outlet__in=outlets).select_related(
+        "command", "outlet__pdu"
+    )
+    rows = list(rows)
+    command = rows[0].command if rows else None
+    return OutletBusy(command, [f"{r.outlet.pdu.name}:{r.outlet.number}" for r in rows])
+
+
+def power_command_enqueue(*, command: PowerCommand) -> None:
+    """Queue the command on its site's queue (issue #5: the Celery task)."""
+    from power.tasks import execute_power_command
+
+    execute_power_command.apply_async(
+        args=[command.pk], queue=site_queue(command.site_id), eta=command.not_before
+    )
+
+
+def site_queue(site_id: int) -> str:
+    return f"power.site.{site_id}"
+
+
+def power_command_cancel(*, command: PowerCommand) -> PowerCommand:
+    """Cancel a pending (or scheduled) command; a running or finished one cannot be."""
+    with transaction.atomic():
+        command = PowerCommand.objects.select_for_update().get(pk=command.pk)
+        if command.status != CommandStatus.PENDING:
+            raise ValidationError(
+                {
+                    "status": f"Command #{command.pk} is {command.status}; only a pending command "
+                    "can be cancelled."
+                }
+            )
+        command.status = CommandStatus.CANCELLED
+        command.finished_at = timezone.now()
+        command.save(update_fields=["status", "finished_at"])
+        command.outlets.update(active=False, outcome="cancelled")
+    return command

@@ -1,0 +1,14 @@
+"""Celery tasks of power control: thin; they load fresh state by id and call the executor."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from power.execution import execute_command
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def execute_power_command(self, command_id: int) -> str:
+    # acks_late: a worker that dies mid-command leaves the message to be redelivered, and
+    # execute_command resumes from each outlet's recorded step (safe to repeat).
+    return execute_command(command_id)

@@ -1,0 +1,217 @@
+"""Power commands carried out against simulated PDUs over the wire: switch, verify from the
+status objects, cycle a dual-PSU host as one, report truthful per-outlet outcomes, and resume
+from recorded progress without switching anything twice."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from inventory.models import Outlet
+from power.choices import CommandStatus, OutletOutcome, OutletStep
+from power.execution import ExecutionSettings, execute_command
+from power.models import PowerCommand
+from power.services import (
+    GuardrailRefused,
+    OutletBusy,
+    power_command_cancel,
+    power_command_request,
+)
+from simulators.fleet import FleetSpec, fleet_in_thread
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+FAST = ExecutionSettings(
+    verify_timeout_s=1.5,
+    poll_interval_s=0.01,
+    cycle_off_period_s=0.05,
+    retries=1,
+    retry_backoff_s=0.01,
+    device_timeout_s=0.3,
+)
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    spec = FleetSpec.parse(
+        {
+            "time_scale": 100,
+            "defaults": {"outlets": 8, "relay_delay_s": 2},
+            "pdus": [
+                {"name": "A", "profile": "apc_rpdu2", "host": "127.0.0.1", "port": 0},
+                {"name": "B", "profile": "eaton_epdu", "host": "127.0.0.2", "port": 0},
+            ],
+        }
+    )
+    with fleet_in_thread(spec) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _reset(fleet):
+    yield
+    for name in ("A", "B"):
+        fleet.clear(name)
+        for number in range(1, 9):
+            fleet.switch(name, number, True)
+
+
+@pytest.fixture
+def dc(fleet, rack, feeds, admin_user):
+    """An A (APC) and a B (Eaton) PDU at the fleet's addresses; web01 on outlet 1 of both,
+    db01 (protected) on outlet 2 of both."""
+    pdus = {}
+    for name, feed, vendor in (("A", feeds[0], "apc_rpdu2"), ("B", feeds[1], "eaton_epdu")):
+        host, port = fleet.address(name)
+        pdus[name] = factories.make_pdu(
+            rack=rack,
+            name=name,
+            feed=feed,
+            vendor_profile=vendor,
+            management_host=host,
+            management_port=port,
+            snmp_write_community="private",
+            outlet_count=8,
+        )
+    web = factories.make_dual_psu_host(
+        rack=rack, pdu_a=pdus["A"], pdu_b=pdus["B"], outlet=1, name="web01"
+    )
+    db = factories.make_dual_psu_host(
+        rack=rack, pdu_a=pdus["A"], pdu_b=pdus["B"], outlet=2, name="db01", protected=True
+    )
+    Outlet.objects.update(state="on")
+    return {"pdus": pdus, "web": web, "db": db, "user": admin_user}
+
+
+def request(dc, **kwargs):
+    kwargs.setdefault("reason", "on-call test")
+    return power_command_request(user=dc["user"], **kwargs).command
+
+
+def truth(fleet, name, number):
+    return fleet.ground_truth(name)["outlets"][number - 1]
+
+
+def commands_received(fleet, name):
+    return fleet.ground_truth(name)["commands_received"]
+
+
+def test_switching_a_host_off_verifies_every_supply(fleet, dc):
+    command = request(dc, action="off", host_ids=[dc["web"].pk], force=True)
+    assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED
+    assert not truth(fleet, "A", 1)["on"] and not truth(fleet, "B", 1)["on"]
+    rows = list(command.outlets.all())
+    assert {(r.state_before, r.state_after, r.outcome) for r in rows} == {
+        ("on", "off", OutletOutcome.SUCCEEDED)
+    }
+    assert set(
+        Outlet.objects.filter(pdu__name__in=["A", "B"], number=1).values_list("state", flat=True)
+    ) == {"off"}
+    command.refresh_from_db()
+    assert command.started_at and command.finished_at
+    assert not command.outlets.filter(active=True).exists()
+
+
+def test_a_host_cycle_goes_dark_and_comes_back_on_every_supply(fleet, dc):
+    before = {name: commands_received(fleet, name) for name in ("A", "B")}
+    command = request(dc, action="cycle", host_ids=[dc["web"].pk], force=True)
+    assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED
+    assert truth(fleet, "A", 1)["on"] and truth(fleet, "B", 1)["on"]
+    # Exactly one off and one on per outlet: never the vendor reboot, never repeated.
+    assert {name: commands_received(fleet, name) - before[name] for name in before} == {
+        "A": 2,
+        "B": 2,
+    }
+    assert set(command.outlets.values_list("state_after", flat=True)) == {"on"}
+
+
+def test_a_stuck_relay_is_a_failure_with_its_cause_and_the_rest_still_succeeds(fleet, dc):
+    fleet.inject("B", stuck_outlets=[1])
+    command = request(dc, action="off", host_ids=[dc["web"].pk], force=True)
+    assert execute_command(command.pk, config=FAST) == CommandStatus.PARTIALLY_FAILED
+    failed = command.outlets.get(outlet__pdu__name="B")
+    assert failed.outcome == OutletOutcome.FAILED
+    assert "not off after 1.5 s (device says on)" in failed.error
+    assert command.outlets.get(outlet__pdu__name="A").outcome == OutletOutcome.SUCCEEDED
+
+
+def test_a_failed_off_half_still_brings_every_outlet_back_on(fleet, dc):
+    fleet.inject("A", reject_outlets=[1])
+    command = request(dc, action="cycle", host_ids=[dc["web"].pk], force=True)
+    assert execute_command(command.pk, config=FAST) == CommandStatus.PARTIALLY_FAILED
+    a_row = command.outlets.get(outlet__pdu__name="A")
+    assert a_row.outcome == OutletOutcome.FAILED
+    assert "off failed" in a_row.error and "genErr" in a_row.error
+    b_row = command.outlets.get(outlet__pdu__name="B")
+    assert b_row.outcome == OutletOutcome.SUCCEEDED
+    assert truth(fleet, "A", 1)["on"] and truth(fleet, "B", 1)["on"]  # never left dark
+
+
+def test_an_unresponsive_pdu_fails_its_outlets_with_a_timeout(fleet, dc):
+    fleet.inject("B", unresponsive=True)
+    command = request(dc, action="off", host_ids=[dc["web"].pk], force=True)
+    assert execute_command(command.pk, config=FAST) == CommandStatus.PARTIALLY_FAILED
+    assert "no answer" in command.outlets.get(outlet__pdu__name="B").error
+
+
+def test_redelivered_work_resumes_from_the_recorded_step(fleet, dc):
+    command = request(dc, action="cycle", host_ids=[dc["web"].pk], force=True)
+    # A worker died after verifying off: the relays are off and the rows say so.
+    for name in ("A", "B"):
+        fleet.switch(name, 1, False)
+    command.outlets.update(step=OutletStep.OFF_VERIFIED, state_before="on")
+    PowerCommand.objects.filter(pk=command.pk).update(status=CommandStatus.RUNNING)
+    before = {name: commands_received(fleet, name) for name in ("A", "B")}
+    assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED
+    assert {name: commands_received(fleet, name) - before[name] for name in before} == {
+        "A": 1,
+        "B": 1,
+    }  # only the "on" half: nothing cycled twice
+    assert truth(fleet, "A", 1)["on"] and truth(fleet, "B", 1)["on"]
+
+
+def test_cancelled_and_finished_commands_are_not_run_again(fleet, dc):
+    command = request(dc, action="off", outlet_ids=[dc["pdus"]["A"].outlets.get(number=5).pk])
+    power_command_cancel(command=command)
+    assert execute_command(command.pk, config=FAST) == CommandStatus.CANCELLED
+    assert truth(fleet, "A", 5)["on"]
+    with pytest.raises(ValidationError, match="only a pending command"):
+        power_command_cancel(command=command)
+
+
+def test_two_commands_cannot_hold_the_same_outlet(fleet, dc):
+    outlet = dc["pdus"]["A"].outlets.get(number=6)
+    first = request(dc, action="off", outlet_ids=[outlet.pk])
+    with pytest.raises(OutletBusy, match=f"command #{first.pk}"):
+        request(dc, action="on", outlet_ids=[outlet.pk])
+    execute_command(first.pk, config=FAST)
+    assert request(dc, action="on", outlet_ids=[outlet.pk]) is not None  # free again
+
+
+def test_an_idempotency_key_returns_the_same_command(dc):
+    outlet = dc["pdus"]["A"].outlets.get(number=7)
+    first = request(dc, action="off", outlet_ids=[outlet.pk], idempotency_key="abc")
+    again = power_command_request(
+        user=dc["user"],
+        action="off",
+        outlet_ids=[outlet.pk],
+        reason="on-call test",
+        idempotency_key="abc",
+    )
+    assert again.command.pk == first.pk and again.created is False
+    assert PowerCommand.objects.count() == 1
+
+
+def test_guardrails_refuse_before_anything_is_persisted(dc):
+    with pytest.raises(GuardrailRefused) as excinfo:
+        request(dc, action="off", host_ids=[dc["db"].pk])
+    assert [r.code for r in excinfo.value.refusals] == ["protected_host"]
+    assert PowerCommand.objects.count() == 0
+
+
+def test_a_dry_run_persists_nothing(dc):
+    result = power_command_request(
+        user=dc["user"], action="cycle", host_ids=[dc["web"].pk], dry_run=True
+    )
+    assert result.command is None
+    assert result.radius.hosts_losing_all_power == [dc["web"]]
+    assert PowerCommand.objects.count() == 0
