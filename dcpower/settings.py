@@ -177,6 +177,7 @@ SPECTACULAR_SETTINGS = {
         "RackStatusEnum": "inventory.choices.RackStatus",
         "HostStatusEnum": "inventory.choices.HostStatus",
         "PowerFeedStatusEnum": "inventory.choices.PowerFeedStatus",
+        "OutletStateEnum": "inventory.choices.OutletState",
     },
 }
 
@@ -200,6 +201,18 @@ CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Power commands last seconds to minutes: a worker takes one at a time, and a redelivered one
+# (acks_late, see power/tasks.py) resumes from its recorded progress.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+
+# How power commands are carried out (power/execution.py ExecutionSettings): verify timeout,
+# poll interval, cycle off period, retries for timeouts, device timeout.
+POWER_EXECUTION = {
+    key: float(os.environ[f"POWER_{key.upper()}"])
+    for key in ("verify_timeout_s", "poll_interval_s", "cycle_off_period_s", "device_timeout_s")
+    if os.environ.get(f"POWER_{key.upper()}")
+}
 
 # --- Logging --------------------------------------------------------------------------------
 
