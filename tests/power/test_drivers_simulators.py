@@ -4,7 +4,7 @@ readings in SI units.
 One fleet holds a PDU per driver profile: the simulator profile of the same name for SNMP, the
 NETIO-style PDU and the SDM630-style meter for Modbus. Every outlet carries a different load, so
 a reading or a command that lands on the wrong row shows. Device time runs TIME_SCALE times
-faster than real time: a relay moves RELAY_DELAY_S device seconds (160 ms real) after its
+faster than real time: a relay moves RELAY_DELAY_S device seconds (400 ms real) after its
 command and a reboot stays off REBOOT_OFF_S (160 ms real): several polls even for the slowest
 poll (Raritan's, which reads every outlet sensor: about 40 ms), so the old, pending and off
 states are seen every time, and the whole file still takes seconds.
@@ -30,8 +30,8 @@ from power.drivers.snmp.client import close_engine_for_running_loop
 from simulators.fleet import FleetSpec, fleet_in_thread
 
 TIME_SCALE = 50
-RELAY_DELAY_S = 8.0  # device seconds: 160 ms real
-REBOOT_OFF_S = 8.0  # device seconds: 160 ms real
+RELAY_DELAY_S = 20.0  # device seconds: 400 ms real (polls under CI load take longer than 160)
+REBOOT_OFF_S = 20.0  # device seconds: 400 ms real
 POWER_FACTOR = 0.95
 NOISE = 0.01  # the simulator's noise on every power and voltage reading (+-1 %)
 POLL_INTERVAL_S = 0.005

@@ -56,7 +56,7 @@ from simulators.fleet import Fleet, FleetSpec, fleet_in_thread
 # --- Timing -------------------------------------------------------------------------------
 
 TIME_SCALE = 50.0  # device seconds per real second
-RELAY_DELAY_S = 15.0  # device seconds between a switching command and the relay moving
+RELAY_DELAY_S = 30.0  # device seconds between a switching command and the relay moving
 DEFAULT_OFF_S = 10.0  # reboot off period unless set over SNMP
 SET_OFF_S = 30  # the off period set over SNMP before a reboot; distinct from the default
 # Readings are frozen for a fraction of a device second, and a request is answered somewhere

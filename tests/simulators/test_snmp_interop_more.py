@@ -87,7 +87,7 @@ from tests.simulators.test_snmp_interop import (
 # --- Timing -------------------------------------------------------------------------------
 
 TIME_SCALE = 100.0  # device seconds per real second
-RELAY_DELAY_S = 20.0  # device seconds between a switching command and the relay moving
+RELAY_DELAY_S = 60.0  # device seconds between a switching command and the relay moving
 DEFAULT_OFF_S = 10.0  # reboot off period unless set over SNMP
 SET_OFF_S = 30  # set over SNMP before a reboot; a value every vendor here accepts as it is
 TIMING_SLACK_S = 0.5  # device seconds: readings are frozen for 0.2 s at a time
