@@ -46,6 +46,9 @@ class ExecutionSettings:
     retries: int = 3  # extra attempts for a transient (timeout) error when sending
     retry_backoff_s: float = 0.5
     device_timeout_s: float = 2.0
+    # Switching on, outlets on one feed go one at a time this far apart (feeds in parallel),
+    # so the inrush current of a rack coming back stays within what its feeds carry.
+    power_on_stagger_s: float = 0.1
 
     @classmethod
     def from_settings(cls) -> ExecutionSettings:
@@ -121,21 +124,77 @@ async def _verify(
     return results
 
 
+async def _send_per_pdu(
+    driver: PduDriver, numbers: list[int], action: SwitchAction, config: ExecutionSettings
+) -> dict[int, str]:
+    """Send to one PDU: all outlets in one call, or one at a time with the vendor's spacing."""
+    spacing = driver.command_spacing_s
+    if spacing <= 0 or len(numbers) == 1:
+        error = await _send(driver, numbers, action, config)
+        return dict.fromkeys(numbers, error) if error else {}
+    errors = {}
+    for position, number in enumerate(numbers):
+        if position:
+            await asyncio.sleep(spacing)
+        error = await _send(driver, [number], action, config)
+        if error:
+            errors[number] = error
+    return errors
+
+
+async def _send_staggered(
+    groups, feeds: dict[int, object], config: ExecutionSettings
+) -> dict[tuple[int, int], str]:
+    """Switch on outlet by outlet, ``power_on_stagger_s`` apart on each feed (at least the
+    vendor's command spacing), every feed in parallel."""
+    by_feed: dict[object, list[tuple[int, int]]] = defaultdict(list)
+    for pdu_id, (_, numbers) in groups.items():
+        by_feed[feeds.get(pdu_id, pdu_id)] += [(pdu_id, n) for n in numbers]
+
+    async def feed_run(items):
+        errors = {}
+        for position, (pdu_id, number) in enumerate(items):
+            driver = groups[pdu_id][0]
+            if position:
+                await asyncio.sleep(max(config.power_on_stagger_s, driver.command_spacing_s))
+            error = await _send(driver, [number], SwitchAction.ON, config)
+            if error:
+                errors[(pdu_id, number)] = error
+        return errors
+
+    errors: dict[tuple[int, int], str] = {}
+    for part in await asyncio.gather(*(feed_run(items) for items in by_feed.values())):
+        errors.update(part)
+    return errors
+
+
 async def _phase(
-    groups: dict[int, tuple[PduDriver, list[int]]], action: SwitchAction, config: ExecutionSettings
+    groups: dict[int, tuple[PduDriver, list[int]]],
+    action: SwitchAction,
+    config: ExecutionSettings,
+    feeds: dict[int, object] | None = None,
 ) -> dict[tuple[int, int], OutletOutcomeData]:
-    """One switching phase on every PDU concurrently: send, then verify."""
+    """One switching phase on every PDU concurrently: send, then verify from the status."""
     wanted = DeviceState.ON if action is SwitchAction.ON else DeviceState.OFF
+    staggered: dict[tuple[int, int], str] | None = None
+    if action is SwitchAction.ON and config.power_on_stagger_s > 0:
+        staggered = await _send_staggered(groups, feeds or {}, config)
 
     async def on_pdu(pdu_id: int, driver: PduDriver, numbers: list[int]):
-        error = await _send(driver, numbers, action, config)
-        if error:
-            return {
-                (pdu_id, n): OutletOutcomeData(False, None, f"{action} not accepted: {error}")
-                for n in numbers
-            }
-        verified = await _verify(driver, numbers, wanted, config)
-        return {(pdu_id, n): outcome for n, outcome in verified.items()}
+        if staggered is None:
+            errors = await _send_per_pdu(driver, numbers, action, config)
+        else:
+            errors = {n: e for (p, n), e in staggered.items() if p == pdu_id}
+        results = {
+            (pdu_id, n): OutletOutcomeData(False, None, f"{action} not accepted: {errors[n]}")
+            for n in numbers
+            if n in errors
+        }
+        sent = [n for n in numbers if n not in errors]
+        if sent:
+            verified = await _verify(driver, sent, wanted, config)
+            results.update({(pdu_id, n): outcome for n, outcome in verified.items()})
+        return results
 
     results: dict[tuple[int, int], OutletOutcomeData] = {}
     for part in await asyncio.gather(
@@ -251,7 +310,10 @@ def _run_steps(command, rows, drivers, loop, config) -> None:
         }
         pending_on = _groups(rows, drivers, steps)
         _mark(rows, pending_on, step=OutletStep.ON_SENT)
-        results = loop.run_until_complete(_phase(pending_on, SwitchAction.ON, config))
+        feeds = {
+            row.outlet.pdu_id: row.outlet.pdu.feed_id or f"pdu-{row.outlet.pdu_id}" for row in rows
+        }
+        results = loop.run_until_complete(_phase(pending_on, SwitchAction.ON, config, feeds))
         for key, result in results.items():
             row = by_key[key]
             row.attempts += 1

@@ -9,6 +9,7 @@ and energy is integrated, whenever the PDU is observed.
 
 from __future__ import annotations
 
+import collections
 import enum
 import math
 import random
@@ -189,6 +190,11 @@ class SimulatedPdu:
         self.boot_time = clock.now()
         self.down_until = 0.0  # device time until which a restarting agent answers nothing
         self.commands_received = 0
+        # (device time, outlet, action) of every accepted or refused command, for tests that
+        # check timing (command spacing, staggered power-on); bounded.
+        self.command_log: collections.deque[tuple[float, int, str]] = collections.deque(
+            maxlen=10_000
+        )
         self._initial_loads = list(loads)
         self._rng = random.Random(seed if seed is not None else name)  # noqa: S311 - noise, not secrets
         self._lock = threading.RLock()
@@ -255,6 +261,7 @@ class SimulatedPdu:
             self.advance()
             outlet = self.outlet(number)
             self.commands_received += 1
+            self.command_log.append((self.clock.now(), number, action.value))
             if self.faults.reject_commands or outlet.reject:
                 raise CommandRejected(f"{self.name} outlet {number}: command rejected")
             if outlet.stuck:

@@ -2,6 +2,8 @@
 status objects, cycle a dual-PSU host as one, report truthful per-outlet outcomes, and resume
 from recorded progress without switching anything twice."""
 
+import itertools
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -215,3 +217,27 @@ def test_a_dry_run_persists_nothing(dc):
     assert result.command is None
     assert result.radius.hosts_losing_all_power == [dc["web"]]
     assert PowerCommand.objects.count() == 0
+
+
+def test_switching_on_is_staggered_per_feed(fleet, dc):
+    pdus = dc["pdus"]
+    numbers = [3, 4, 5]
+    for name in ("A", "B"):
+        for n in numbers:
+            fleet.switch(name, n, False)
+    outlet_ids = [pdus[name].outlets.get(number=n).pk for name in ("A", "B") for n in numbers]
+    logs = {name: len(fleet.pdu(name).command_log) for name in ("A", "B")}
+    command = request(dc, action="on", outlet_ids=outlet_ids)
+    stagger = 0.05
+    config = ExecutionSettings(**{**FAST.__dict__, "power_on_stagger_s": stagger})
+    assert execute_command(command.pk, config=config) == CommandStatus.SUCCEEDED
+    time_scale = fleet.clock.time_scale
+    starts = {}
+    for name in ("A", "B"):  # the A and B PDUs are on different feeds
+        entries = list(fleet.pdu(name).command_log)[logs[name] :]
+        assert [(n, a) for _, n, a in entries] == [(n, "on") for n in numbers]
+        gaps = [(b[0] - a[0]) / time_scale for a, b in itertools.pairwise(entries)]
+        assert all(gap >= stagger * 0.9 for gap in gaps), gaps
+        starts[name] = entries[0][0] / time_scale
+    # The feeds run in parallel: B did not wait for A's outlets.
+    assert abs(starts["A"] - starts["B"]) < stagger * len(numbers)
