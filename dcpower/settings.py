@@ -204,6 +204,12 @@ CELERY_TIMEZONE = "UTC"
 # Power commands last seconds to minutes: a worker takes one at a time, and a redelivered one
 # (acks_late, see power/tasks.py) resumes from its recorded progress.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE = {
+    "recover-stale-power-commands": {
+        "task": "power.tasks.recover_stale_power_commands",
+        "schedule": 60.0,
+    },
+}
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 
 # How power commands are carried out (power/execution.py ExecutionSettings): verify timeout,

@@ -20,6 +20,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -218,9 +219,23 @@ async def _read_states(groups) -> dict[tuple[int, int], DeviceState]:
     return found
 
 
-def execute_command(command_id: int, *, config: ExecutionSettings | None = None) -> str:
+def stale_after(config: ExecutionSettings) -> timedelta:
+    """How long a running command may go without a heartbeat before it is presumed orphaned:
+    well beyond the longest phase (send retries, verify timeout, off period)."""
+    longest_phase = (
+        config.verify_timeout_s * 3
+        + config.cycle_off_period_s
+        + config.device_timeout_s * (config.retries + 1) * 4
+    )
+    return timedelta(seconds=max(300.0, longest_phase))
+
+
+def execute_command(
+    command_id: int, *, config: ExecutionSettings | None = None, claim: str = ""
+) -> str:
     """Run (or resume) a command. Returns its final status, or its status unchanged when it
-    is not runnable (cancelled, finished, or scheduled for later)."""
+    is not runnable here: cancelled, finished, scheduled for later, or being run by another
+    live delivery (``claim`` is the delivery's id: a redelivery of the same message resumes)."""
     config = config or ExecutionSettings.from_settings()
     with transaction.atomic():
         command = PowerCommand.objects.select_for_update().get(pk=command_id)
@@ -229,10 +244,26 @@ def execute_command(command_id: int, *, config: ExecutionSettings | None = None)
         now = timezone.now()
         if command.not_before and command.not_before > now:
             return command.status
+        live_elsewhere = (
+            command.status == CommandStatus.RUNNING
+            and command.claimed_by
+            and command.claimed_by != claim
+            and command.heartbeat_at is not None
+            and now - command.heartbeat_at < stale_after(config)
+        )
+        if live_elsewhere:
+            logger.info(
+                "power command %s is run by %s; %s leaves it alone",
+                command.pk,
+                command.claimed_by,
+                claim or "this call",
+            )
+            return command.status
         command.status = CommandStatus.RUNNING
         command.started_at = command.started_at or now
         command.heartbeat_at = now
-        command.save(update_fields=["status", "started_at", "heartbeat_at"])
+        command.claimed_by = claim
+        command.save(update_fields=["status", "started_at", "heartbeat_at", "claimed_by"])
     rows = list(
         command.outlets.select_related("outlet__pdu__rack__site").order_by(
             "outlet__pdu_id", "outlet__number"

@@ -40,6 +40,9 @@ class PowerCommand(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # The last time a worker touched it: a running command whose worker died goes stale.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Which delivery of the work runs it (the Celery task id): a redelivered message has the
+    # same id and resumes; a duplicate with another id leaves a live run alone.
+    claimed_by = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:

@@ -11,4 +11,12 @@ from power.execution import execute_command
 def execute_power_command(self, command_id: int) -> str:
     # acks_late: a worker that dies mid-command leaves the message to be redelivered, and
     # execute_command resumes from each outlet's recorded step (safe to repeat).
-    return execute_command(command_id)
+    return execute_command(command_id, claim=self.request.id or "")
+
+
+@shared_task(ignore_result=True)
+def recover_stale_power_commands() -> list[int]:
+    """Periodic (Celery beat): queue orphaned commands again."""
+    from power.recovery import power_commands_recover_stale
+
+    return power_commands_recover_stale()

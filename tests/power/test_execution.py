@@ -241,3 +241,43 @@ def test_switching_on_is_staggered_per_feed(fleet, dc):
         starts[name] = entries[0][0] / time_scale
     # The feeds run in parallel: B did not wait for A's outlets.
     assert abs(starts["A"] - starts["B"]) < stagger * len(numbers)
+
+
+def test_a_second_delivery_leaves_a_live_run_alone_but_a_redelivery_resumes(fleet, dc):
+    from django.utils import timezone
+
+    outlet = dc["pdus"]["A"].outlets.get(number=8)
+    command = request(dc, action="off", outlet_ids=[outlet.pk])
+    PowerCommand.objects.filter(pk=command.pk).update(
+        status=CommandStatus.RUNNING, claimed_by="task-1", heartbeat_at=timezone.now()
+    )
+    before = commands_received(fleet, "A")
+    assert execute_command(command.pk, config=FAST, claim="task-2") == CommandStatus.RUNNING
+    assert commands_received(fleet, "A") == before  # nothing sent by the duplicate
+    assert execute_command(command.pk, config=FAST, claim="task-1") == CommandStatus.SUCCEEDED
+    assert not truth(fleet, "A", 8)["on"]
+
+
+def test_stale_commands_are_found_and_queued_again(dc, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from power import recovery
+
+    outlets = [dc["pdus"]["A"].outlets.get(number=n).pk for n in (5, 6, 7)]
+    orphaned = request(dc, action="off", outlet_ids=[outlets[0]])
+    lost = request(dc, action="off", outlet_ids=[outlets[1]])
+    fresh = request(dc, action="off", outlet_ids=[outlets[2]])
+    long_ago = timezone.now() - timedelta(hours=1)
+    PowerCommand.objects.filter(pk=orphaned.pk).update(
+        status=CommandStatus.RUNNING, heartbeat_at=long_ago, started_at=long_ago
+    )
+    PowerCommand.objects.filter(pk=lost.pk).update(created=long_ago)
+    queued = []
+    monkeypatch.setattr(
+        recovery, "power_command_enqueue", lambda *, command: queued.append(command.pk)
+    )
+    recovered = recovery.power_commands_recover_stale(config=FAST)
+    assert sorted(recovered) == sorted(queued) == sorted([orphaned.pk, lost.pk])
+    assert fresh.pk not in queued
