@@ -1,0 +1,152 @@
+"""Power commands in the admin: a read-only history, and on/off/cycle actions on outlets and
+hosts that go through the same service as the API, after a confirmation page that shows the
+blast radius and asks for a reason."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from inventory.admin import HostAdmin, OutletAdmin
+from power import services
+from power.blast_radius import blast_radius, resolve_outlets
+from power.choices import CommandAction
+from power.guardrails import guardrail_refusals
+from power.models import PowerCommand, PowerCommandOutlet
+
+
+class PowerCommandOutletInline(admin.TabularInline):
+    model = PowerCommandOutlet
+    fields = [
+        "outlet",
+        "outcome",
+        "step",
+        "state_before",
+        "state_after",
+        "attempts",
+        "error",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+    can_delete = False
+    extra = 0
+    max_num = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("outlet__pdu")
+
+
+@admin.register(PowerCommand)
+class PowerCommandAdmin(admin.ModelAdmin):
+    """Power commands are records of what was asked and what happened: nobody edits them."""
+
+    list_display = [
+        "id",
+        "action",
+        "status",
+        "site",
+        "requested_by",
+        "reason",
+        "ticket",
+        "created",
+        "finished_at",
+    ]
+    list_filter = ["status", "action", "site"]
+    search_fields = ["reason", "ticket", "requested_by__username"]
+    list_select_related = ["site", "requested_by"]
+    date_hierarchy = "created"
+    inlines = [PowerCommandOutletInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in PowerCommand._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PowerActionForm(forms.Form):
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"size": 60, "autofocus": True}),
+    )
+    ticket = forms.CharField(required=False, max_length=100)
+    force = forms.BooleanField(
+        required=False, help_text="Override the protected-host and last-supply guardrails."
+    )
+
+
+def _power_action(action: str, target_field: str):
+    def admin_action(modeladmin, request, queryset):
+        if not request.user.has_perm("power.add_powercommand"):
+            raise PermissionDenied
+        ids = list(queryset.values_list("pk", flat=True))
+        targets = {f"{target_field}_ids": ids}
+        try:
+            outlets = resolve_outlets(**targets)
+        except ValidationError as exc:
+            modeladmin.message_user(request, "; ".join(exc.messages), messages.ERROR)
+            return None
+        radius = blast_radius(action=action, outlets=outlets)
+        form = PowerActionForm(request.POST if "confirm" in request.POST else None)
+        refusals = []
+        if form.is_bound and form.is_valid():
+            try:
+                result = services.power_command_request(
+                    user=request.user,
+                    action=action,
+                    reason=form.cleaned_data["reason"],
+                    ticket=form.cleaned_data["ticket"],
+                    force=form.cleaned_data["force"],
+                    **targets,
+                )
+            except services.GuardrailRefused as exc:
+                refusals = exc.refusals
+            except (services.OutletBusy, ValidationError) as exc:
+                modeladmin.message_user(request, str(exc), messages.ERROR)
+                return None
+            else:
+                command = result.command
+                modeladmin.message_user(
+                    request, f"Power command #{command.pk} ({action}) queued.", messages.SUCCESS
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:power_powercommand_change", args=[command.pk])
+                )
+        else:
+            refusals = guardrail_refusals(radius, reason="-", force=False)
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": f"Power {action}: confirm",
+            "action": action,
+            "action_name": request.POST.get("action"),
+            "radius": radius,
+            "refusals": refusals,
+            "form": form if form.is_bound else PowerActionForm(),
+            "selected": ids,
+            "opts": modeladmin.model._meta,
+        }
+        return TemplateResponse(request, "admin/power/confirm_power_action.html", context)
+
+    admin_action.__name__ = f"power_{action}_{target_field}"
+    admin_action.short_description = f"Power {action}…"
+    return admin_action
+
+
+for model_admin, field in ((OutletAdmin, "outlet"), (HostAdmin, "host")):
+    model_admin.actions = [
+        *(model_admin.actions or []),
+        *(_power_action(a, field) for a in CommandAction.values),
+    ]
+
