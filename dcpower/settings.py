@@ -197,7 +197,17 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_broker_dir / "control"),  # else "control/" in the working dir
         "store_processed": False,
     }
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or None
+# Results are needed only by requests that wait for a worker's answer (live reads of a PDU):
+# the broker's Redis by default, a directory under var/ with the embedded broker.
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "")
+if not CELERY_RESULT_BACKEND:
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+    else:
+        (DATA_DIR / "results").mkdir(parents=True, exist_ok=True)
+        CELERY_RESULT_BACKEND = f"file://{DATA_DIR / 'results'}"
+CELERY_RESULT_EXPIRES = 3600
+POWER_LIVE_READ_TIMEOUT_S = float(os.environ.get("POWER_LIVE_READ_TIMEOUT_S", "15"))
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"

@@ -149,4 +149,3 @@ for model_admin, field in ((OutletAdmin, "outlet"), (HostAdmin, "host")):
         *(model_admin.actions or []),
         *(_power_action(a, field) for a in CommandAction.values),
     ]
-

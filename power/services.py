@@ -3,6 +3,7 @@ command before anything touches a device, and queue it after the transaction com
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -169,3 +170,29 @@ def power_command_cancel(*, command: PowerCommand) -> PowerCommand:
         command.save(update_fields=["status", "finished_at"])
         command.outlets.update(active=False, outcome="cancelled")
     return command
+
+
+class LiveReadTimeout(Exception):
+    pass
+
+
+def pdu_live_read(*, pdu) -> dict:
+    """Ask the PDU's site worker to read it now and wait for the answer."""
+    from celery.exceptions import TimeoutError as CeleryTimeout
+    from django.conf import settings
+
+    from power.tasks import read_pdu_live
+
+    timeout = settings.POWER_LIVE_READ_TIMEOUT_S
+    async_result = read_pdu_live.apply_async(
+        args=[pdu.pk], queue=site_queue(pdu.rack.site_id), expires=timeout
+    )
+    try:
+        return async_result.get(timeout=timeout, interval=0.05)
+    except CeleryTimeout:
+        with contextlib.suppress(Exception):  # nothing stored yet is fine too
+            async_result.forget()
+        raise LiveReadTimeout(
+            f"No worker for site {pdu.rack.site.name!r} answered within {timeout:g} s "
+            f"(queue {site_queue(pdu.rack.site_id)})."
+        ) from None

@@ -20,3 +20,11 @@ def recover_stale_power_commands() -> list[int]:
     from power.recovery import power_commands_recover_stale
 
     return power_commands_recover_stale()
+
+
+@shared_task
+def read_pdu_live(pdu_id: int) -> dict:
+    """A live read for the API, answered through the result backend."""
+    from power.live import pdu_read_live
+
+    return pdu_read_live(pdu_id=pdu_id)

@@ -12,4 +12,11 @@ urlpatterns = [
     path(f"hosts/<int:pk>/power/{ACTION}/", views.HostPowerView.as_view(), name="host-power"),
     path(f"outlets/<int:pk>/power/{ACTION}/", views.OutletPowerView.as_view(), name="outlet-power"),
     path(f"racks/<int:pk>/power/{ACTION}/", views.RackPowerView.as_view(), name="rack-power"),
+    path("pdus/<int:pk>/live/", views.LiveReadView.as_view(), {"kind": "pdus"}, name="pdu-live"),
+    path(
+        "outlets/<int:pk>/live/",
+        views.LiveReadView.as_view(),
+        {"kind": "outlets"},
+        name="outlet-live",
+    ),
 ]

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dcpower.api.viewsets import ModelResourceViewSet
-from inventory.models import Host, Outlet, Rack
+from inventory.models import PDU, Host, Outlet, Rack
 from power import services
 from power.api.serializers import (
     BlastRadiusSerializer,
@@ -165,3 +165,35 @@ class OutletPowerView(PowerShortcutView):
 
 class RackPowerView(PowerShortcutView):
     target_model, target_field = Rack, "racks"
+
+
+class LiveReadView(APIView):
+    """GET /api/v1/pdus/{id}/live/ and /api/v1/outlets/{id}/live/: ask the device now."""
+
+    queryset = PowerCommand.objects.none()
+
+    @extend_schema(responses={200: dict, 502: dict, 504: dict})
+    def get(self, request, pk: int, kind: str):
+        if kind == "pdus":
+            pdu = get_object_or_404(PDU.objects.select_related("rack__site"), pk=pk)
+            outlet_number = None
+        else:
+            outlet = get_object_or_404(Outlet.objects.select_related("pdu__rack__site"), pk=pk)
+            pdu, outlet_number = outlet.pdu, outlet.number
+        try:
+            result = services.pdu_live_read(pdu=pdu)
+        except services.LiveReadTimeout as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_504_GATEWAY_TIMEOUT)
+        if result.get("error"):
+            return Response(
+                {"detail": result["error"]["message"], **result}, status=status.HTTP_502_BAD_GATEWAY
+            )
+        if outlet_number is not None:
+            matching = [o for o in result["outlets"] if o["number"] == outlet_number]
+            if not matching:
+                return Response(
+                    {"detail": f"The PDU reports no outlet {outlet_number}."},
+                    status=status.HTTP_502_BAD_GATEWAY,
+                )
+            result = {"outlet": pk, "pdu": pdu.pk, "read_at": result["read_at"], **matching[0]}
+        return Response(result)
