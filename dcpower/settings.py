@@ -197,6 +197,21 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_broker_dir / "control"),  # else "control/" in the working dir
         "store_processed": False,
     }
+# Redis gives the message of a worker that died mid-command (acks_late, see power/tasks.py) to
+# another worker once it has gone unacknowledged for the visibility timeout: an hour by
+# default, found by a sweep every ~100 s. CELERY_VISIBILITY_TIMEOUT (seconds) shortens it and
+# sweeps every half timeout; the worker end-to-end tests (tests/power/test_worker_e2e.py) use
+# a few seconds to see a killed worker's command resumed. Keep it well above the longest power
+# command: a message still being worked on is otherwise handed out again, with the same task
+# id, which the executor's claim check takes for a redelivery and resumes alongside the
+# live run.
+_visibility_timeout = os.environ.get("CELERY_VISIBILITY_TIMEOUT", "")
+if _visibility_timeout and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(_visibility_timeout),
+        "unacked_restore_interval": max(1, int(_visibility_timeout) // 2),
+        "unacked_restore_throttle": 1,  # sweep at every interval, not every tenth one
+    }
 # Results are needed only by requests that wait for a worker's answer (live reads of a PDU):
 # the broker's Redis by default, a directory under var/ with the embedded broker.
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "")
@@ -223,10 +238,16 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 
 # How power commands are carried out (power/execution.py ExecutionSettings): verify timeout,
-# poll interval, cycle off period, retries for timeouts, device timeout.
+# poll interval, cycle off period, device timeout, power-on stagger per feed.
 POWER_EXECUTION = {
     key: float(os.environ[f"POWER_{key.upper()}"])
-    for key in ("verify_timeout_s", "poll_interval_s", "cycle_off_period_s", "device_timeout_s")
+    for key in (
+        "verify_timeout_s",
+        "poll_interval_s",
+        "cycle_off_period_s",
+        "device_timeout_s",
+        "power_on_stagger_s",
+    )
     if os.environ.get(f"POWER_{key.upper()}")
 }
 

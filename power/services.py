@@ -76,7 +76,9 @@ def power_command_request(
     not_before: datetime | None = None,
     idempotency_key: str | None = None,
 ) -> PowerRequestResult:
-    if idempotency_key:
+    # A dry run persists nothing and answers with a blast radius, so a key is not looked up:
+    # returning the key's command (with no radius) made the API's dry-run answer fail (500).
+    if idempotency_key and not dry_run:
         existing = PowerCommand.objects.filter(
             requested_by=user, idempotency_key=idempotency_key
         ).first()

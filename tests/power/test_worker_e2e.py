@@ -1,0 +1,382 @@
+"""Power commands end to end: the REST API persists a command and queues it on its site's
+queue in Redis; a real Celery worker process (not eager mode) takes it, switches simulated PDUs
+over SNMP and writes the outcome to PostgreSQL, where the API reads it back.
+
+Also: a stuck relay is reported with its cause, and a worker killed (SIGKILL) in the middle of
+a cycle leaves its unacknowledged message to Redis, which hands it to the next worker; that
+worker resumes from the recorded step and sends only the missing "on".
+
+The worker runs in its own process, so the test database is used with real commits
+(``transaction=True``) and the worker is pointed at it. The broker is a Redis database of its
+own (E2E_REDIS_DB), emptied before and after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlparse
+
+import pytest
+from django.db import connection
+
+from inventory.choices import HostStatus
+from inventory.models import Outlet
+from power import services
+from power.choices import CommandStatus, OutletOutcome, OutletStep
+from power.models import PowerCommand, PowerCommandOutlet
+from simulators.fleet import FleetSpec, fleet_in_thread
+from tests import factories
+from tests.services import redis_url
+
+pytestmark = [
+    pytest.mark.requires_service("postgres", "redis"),
+    pytest.mark.django_db(transaction=True),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+E2E_REDIS_DB = int(os.environ.get("DCPOWER_E2E_REDIS_DB", "14"))
+# Redis redelivers a dead worker's message after this long (dcpower/settings.py).
+VISIBILITY_TIMEOUT_S = 2
+# How the workers carry out commands (dcpower/settings.py POWER_EXECUTION), kept short.
+FAST = {
+    "POWER_VERIFY_TIMEOUT_S": "1.5",
+    "POWER_POLL_INTERVAL_S": "0.02",
+    "POWER_CYCLE_OFF_PERIOD_S": "0.1",
+    "POWER_DEVICE_TIMEOUT_S": "0.5",
+}
+WORKER_START_TIMEOUT_S = 30
+FINISHED = {
+    CommandStatus.SUCCEEDED,
+    CommandStatus.FAILED,
+    CommandStatus.PARTIALLY_FAILED,
+    CommandStatus.CANCELLED,
+}
+
+
+# --- The broker, the workers, the simulated PDUs -----------------------------------------
+
+
+def e2e_broker_url() -> str:
+    parsed = urlparse(redis_url())
+    return parsed._replace(path=f"/{E2E_REDIS_DB}").geturl()
+
+
+def _reset_broker_connections(app) -> None:
+    """Close and forget the cached connection and producer pools (the app's and kombu's
+    registry, keyed by URL): the next publish connects to the broker URL in effect then."""
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker(monkeypatch, settings):
+    """A dedicated Redis database as the broker of this process and of the workers.
+
+    Celery reads CELERY_BROKER_URL from the environment before its configuration (and caches
+    its connection pool), so overriding the Django setting alone would not take effect: the
+    environment variable and the app's conf are both set and the pools dropped."""
+    import redis
+
+    from dcpower.celery import app
+
+    url = e2e_broker_url()
+    client = redis.Redis.from_url(url)
+    client.flushdb()  # messages or unacknowledged entries left by an aborted run
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    monkeypatch.setitem(app.conf, "broker_url", url)
+    settings.CELERY_BROKER_URL = url
+    _reset_broker_connections(app)
+    with app.connection_for_write() as conn:
+        assert urlparse(conn.as_uri()).path == f"/{E2E_REDIS_DB}"  # what actually takes effect
+    yield url
+    _reset_broker_connections(app)
+    client.flushdb()
+    client.close()
+
+
+def worker_database_url() -> str:
+    """The test database (not the configured one) as a URL for the worker process."""
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    host = db["HOST"] or "127.0.0.1"
+    port = db["PORT"] or 5432
+    return f"postgres://{auth}@{host}:{port}/{quote(db['NAME'], safe='')}"
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    name: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def _stop(worker: Worker) -> None:
+    if worker.process.poll() is None:
+        worker.process.terminate()  # warm shutdown: finishes the task at hand
+        try:
+            worker.process.wait(15)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait(15)
+
+
+@pytest.fixture
+def start_worker(broker, tmp_path):
+    """Start a Celery worker on a site's queue and wait until it answers a ping. Every
+    worker started is stopped at teardown (SIGTERM, then SIGKILL)."""
+    from dcpower.celery import app
+
+    started: list[Worker] = []
+
+    def start(site, **env) -> Worker:
+        name = f"e2e-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+        log = tmp_path / f"{name.split('@')[0]}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "dcpower",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            services.site_queue(site.pk),
+            "--concurrency",
+            "1",
+            "-l",
+            "info",
+            "-n",
+            name,
+            # Nothing to synchronise with: start faster.
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+        ]
+        environment = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "dcpower.settings",
+            "DATABASE_URL": worker_database_url(),
+            "CELERY_BROKER_URL": broker,
+            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S),
+            "PYTHONUNBUFFERED": "1",
+            **FAST,
+            **env,
+        }
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT
+            )
+        worker = Worker(process=process, name=name, log=log)
+        started.append(worker)
+        deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+        while not app.control.ping(destination=[name], timeout=0.5):
+            if process.poll() is not None:
+                pytest.fail(f"worker exited with {process.returncode}:\n{worker.output()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"worker not ready in {WORKER_START_TIMEOUT_S} s:\n{worker.output()}")
+        return worker
+
+    yield start
+    for worker in started:
+        _stop(worker)
+
+
+@pytest.fixture
+def fleet():
+    spec = FleetSpec.parse(
+        {
+            "time_scale": 100,
+            "defaults": {"outlets": 8, "relay_delay_s": 2},
+            "pdus": [
+                {"name": "A", "profile": "apc_rpdu2", "host": "127.0.0.1", "port": 0},
+                {"name": "B", "profile": "eaton_epdu", "host": "127.0.0.1", "port": 0},
+            ],
+        }
+    )
+    with fleet_in_thread(spec) as running:
+        yield running
+
+
+@pytest.fixture
+def dc(fleet, site, rack, feeds):
+    """An A (APC) and a B (Eaton) PDU at the fleet's addresses and web01, in maintenance (so a
+    reason is all a cycle needs), on outlet 1 of both."""
+    pdus = {}
+    for name, feed, vendor in (("A", feeds[0], "apc_rpdu2"), ("B", feeds[1], "eaton_epdu")):
+        host, port = fleet.address(name)
+        pdus[name] = factories.make_pdu(
+            rack=rack,
+            name=name,
+            feed=feed,
+            vendor_profile=vendor,
+            management_host=host,
+            management_port=port,
+            snmp_write_community="private",
+            outlet_count=8,
+        )
+    web = factories.make_dual_psu_host(
+        rack=rack,
+        pdu_a=pdus["A"],
+        pdu_b=pdus["B"],
+        outlet=1,
+        name="web01",
+        status=HostStatus.MAINTENANCE,
+    )
+    Outlet.objects.update(state="on")
+    return {"site": site, "pdus": pdus, "web": web}
+
+
+# --- Helpers -----------------------------------------------------------------------------
+
+
+def received(fleet) -> dict[str, int]:
+    """Switching commands each simulated PDU has received so far (its ground truth)."""
+    return {name: fleet.ground_truth(name)["commands_received"] for name in ("A", "B")}
+
+
+def relay_on(fleet, name: str, number: int) -> bool:
+    return fleet.ground_truth(name)["outlets"][number - 1]["on"]
+
+
+def request_power(api, dc, action: str) -> int:
+    response = api.post(
+        f"/api/v1/hosts/{dc['web'].pk}/power/{action}/",
+        {"reason": "end-to-end test"},
+        format="json",
+    )
+    # Accepted; the worker may already have taken it when the answer is read back.
+    assert response.status_code == 202, response.data
+    return response.data["id"]
+
+
+def wait_until(predicate, *, timeout_s: float, what, workers=(), interval_s: float = 0.05):
+    """Poll ``predicate`` until it returns something true; fail after ``timeout_s`` with
+    ``what`` (a string, or a callable giving one) and the workers' logs."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            logs = "\n".join(f"--- {w.name}\n{w.output()}" for w in workers)
+            described = what() if callable(what) else what
+            pytest.fail(f"timed out after {timeout_s} s waiting for {described}\n{logs}")
+        time.sleep(interval_s)
+
+
+def wait_finished(api, command_id: int, *, timeout_s: float, workers=()) -> dict:
+    """Poll the command's detail in the API until it is no longer pending or running."""
+    last: dict = {}
+
+    def finished():
+        response = api.get(f"/api/v1/power/commands/{command_id}/")
+        assert response.status_code == 200
+        last.update(response.data)
+        return response.data if response.data["status"] in FINISHED else None
+
+    return wait_until(
+        finished,
+        timeout_s=timeout_s,
+        what=lambda: f"command {command_id} to finish (last seen: {last})",
+        workers=workers,
+    )
+
+
+def by_pdu(command: dict) -> dict[str, dict]:
+    return {row["outlet"]["name"].split(":")[0]: row for row in command["results"]}
+
+
+# --- Tests -------------------------------------------------------------------------------
+
+
+def test_a_host_cycle_is_carried_out_by_a_real_worker(api, fleet, dc, start_worker):
+    worker = start_worker(dc["site"])
+    before = received(fleet)
+    command_id = request_power(api, dc, "cycle")
+    command = wait_finished(api, command_id, timeout_s=20, workers=[worker])
+    assert command["status"] == CommandStatus.SUCCEEDED, command
+    assert command["started_at"] and command["finished_at"]
+    rows = by_pdu(command)
+    assert set(rows) == {"A", "B"}
+    for row in rows.values():
+        assert row["outcome"] == OutletOutcome.SUCCEEDED, row
+        assert (row["state_before"], row["state_after"]) == ("on", "on"), row
+        assert row["step"] == OutletStep.DONE and row["error"] == ""
+        assert row["attempts"] == 2  # the off half and the on half, once each
+    # The simulators' ground truth: both supplies are on again, after exactly an off and an
+    # on each (never the vendor's reboot, nothing repeated).
+    assert relay_on(fleet, "A", 1) and relay_on(fleet, "B", 1)
+    after = received(fleet)
+    assert {name: after[name] - before[name] for name in after} == {"A": 2, "B": 2}
+    assert f"power command {command_id} finished: succeeded" in worker.output()
+    assert not PowerCommandOutlet.objects.filter(active=True).exists()
+
+
+def test_a_stuck_relay_is_reported_with_its_cause(api, fleet, dc, start_worker):
+    worker = start_worker(dc["site"])
+    fleet.inject("B", stuck_outlets=[1])  # accepts the command, and the relay never moves
+    command_id = request_power(api, dc, "off")
+    command = wait_finished(api, command_id, timeout_s=20, workers=[worker])
+    assert command["status"] == CommandStatus.PARTIALLY_FAILED, command
+    rows = by_pdu(command)
+    assert rows["A"]["outcome"] == OutletOutcome.SUCCEEDED
+    assert rows["A"]["state_after"] == "off"
+    assert rows["B"]["outcome"] == OutletOutcome.FAILED
+    assert rows["B"]["state_after"] == "on"
+    assert "not off after 1.5 s (device says on)" in rows["B"]["error"]
+    assert not relay_on(fleet, "A", 1) and relay_on(fleet, "B", 1)
+    assert Outlet.objects.get(pdu__name="B", number=1).state == "on"  # what the device said
+
+
+def test_a_killed_workers_command_is_redelivered_and_resumed(api, fleet, dc, start_worker):
+    # A long off period, so that the worker is surely killed while the outlets are off.
+    first = start_worker(dc["site"], POWER_CYCLE_OFF_PERIOD_S="30")
+    before = received(fleet)
+    command_id = request_power(api, dc, "cycle")
+    rows = PowerCommandOutlet.objects.filter(command_id=command_id)
+    wait_until(
+        lambda: set(rows.values_list("step", flat=True)) == {OutletStep.OFF_VERIFIED},
+        timeout_s=15,
+        what="both outlets verified off",
+        workers=[first],
+    )
+    os.kill(first.process.pid, signal.SIGKILL)
+    assert first.process.wait(10) == -signal.SIGKILL
+    at_kill = received(fleet)
+    assert {name: at_kill[name] - before[name] for name in at_kill} == {"A": 1, "B": 1}
+    assert not relay_on(fleet, "A", 1) and not relay_on(fleet, "B", 1)  # left dark
+    stuck = PowerCommand.objects.get(pk=command_id)
+    assert stuck.status == CommandStatus.RUNNING and stuck.claimed_by
+
+    # The message was never acknowledged: Redis hands it to the next worker once the
+    # visibility timeout has passed, with the same task id, and the executor resumes.
+    second = start_worker(dc["site"])
+    command = wait_finished(
+        api, command_id, timeout_s=VISIBILITY_TIMEOUT_S + 20, workers=[first, second]
+    )
+    assert command["status"] == CommandStatus.SUCCEEDED, command
+    assert relay_on(fleet, "A", 1) and relay_on(fleet, "B", 1)
+    after = received(fleet)
+    # Only the missing "on" was sent after the kill: nothing was switched off twice.
+    assert {name: after[name] - at_kill[name] for name in after} == {"A": 1, "B": 1}
+    for row in by_pdu(command).values():
+        assert row["outcome"] == OutletOutcome.SUCCEEDED and row["state_after"] == "on", row
+    assert f"power command {command_id} finished: succeeded" in second.output()
+    assert PowerCommand.objects.get(pk=command_id).claimed_by == stuck.claimed_by
