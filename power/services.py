@@ -83,6 +83,14 @@ def power_command_request(
             requested_by=user, idempotency_key=idempotency_key
         ).first()
         if existing is not None:
+            requested = _targets(outlet_ids, host_ids, rack_ids)
+            if existing.action != action or existing.targets != requested:
+                raise ValidationError(
+                    {
+                        "Idempotency-Key": f"Already used for command #{existing.pk} "
+                        f"({existing.action} of other targets); use a new key."
+                    }
+                )
             return PowerRequestResult(radius=None, command=existing, created=False)
     outlets = resolve_outlets(outlet_ids=outlet_ids, host_ids=host_ids, rack_ids=rack_ids)
     radius = blast_radius(action=action, outlets=outlets)
@@ -111,11 +119,7 @@ def power_command_request(
                 ticket=ticket,
                 force=force,
                 idempotency_key=idempotency_key or None,
-                targets={
-                    "outlets": sorted(outlet_ids),
-                    "hosts": sorted(host_ids),
-                    "racks": sorted(rack_ids),
-                },
+                targets=_targets(outlet_ids, host_ids, rack_ids),
                 blast_radius=radius_summary(radius),
                 not_before=not_before,
             )
@@ -132,6 +136,14 @@ def power_command_request(
                 return PowerRequestResult(radius=radius, command=existing, created=False)
         raise _busy(outlets) from None
     return PowerRequestResult(radius=radius, command=command, created=True)
+
+
+def _targets(outlet_ids, host_ids, rack_ids) -> dict:
+    return {
+        "outlets": sorted(set(outlet_ids)),
+        "hosts": sorted(set(host_ids)),
+        "racks": sorted(set(rack_ids)),
+    }
 
 
 def _busy(outlets) -> OutletBusy:

@@ -637,3 +637,18 @@ def test_schema_documents_the_power_endpoints_and_validates(api):
         "created_before",
         "site",
     }
+
+
+def test_an_idempotency_key_reused_for_another_request_is_refused(api, pdus):
+    first = pdus[0].outlets.get(number=11)
+    second = pdus[0].outlets.get(number=12)
+    body = {"action": "on", "outlets": [first.pk]}
+    assert api.post(COMMANDS, body, format="json", HTTP_IDEMPOTENCY_KEY="k-1").status_code == 202
+    response = api.post(
+        COMMANDS,
+        {"action": "on", "outlets": [second.pk]},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-1",
+    )
+    assert response.status_code == 400
+    assert "Already used for command" in response.data["Idempotency-Key"][0]
