@@ -230,6 +230,10 @@ CELERY_TIMEZONE = "UTC"
 # (acks_late, see power/tasks.py) resumes from its recorded progress.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
+    "enqueue-due-power-commands": {
+        "task": "power.tasks.enqueue_due_power_commands",
+        "schedule": 5.0,
+    },
     "recover-stale-power-commands": {
         "task": "power.tasks.recover_stale_power_commands",
         "schedule": 60.0,

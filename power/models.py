@@ -43,6 +43,8 @@ class PowerCommand(models.Model):
     # Which delivery of the work runs it (the Celery task id): a redelivered message has the
     # same id and resumes; a duplicate with another id leaves a live run alone.
     claimed_by = models.CharField(max_length=64, blank=True)
+    # When the command was last handed to the broker (scheduled ones: when their time came).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:

@@ -25,14 +25,12 @@ logger = logging.getLogger(__name__)
 def stale_power_commands(*, config: ExecutionSettings | None = None):
     config = config or ExecutionSettings.from_settings()
     cutoff = timezone.now() - stale_after(config)
-    now = timezone.now()
     running = Q(status=CommandStatus.RUNNING) & (
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
     )
-    # A pending command whose due time passed long ago: its message is gone.
-    pending = Q(status=CommandStatus.PENDING, created__lt=cutoff) & (
-        Q(not_before__isnull=True) | Q(not_before__lt=now - stale_after(config))
-    )
+    # A pending command queued long ago and never started: its message is gone. (Scheduled
+    # commands not yet due have no enqueued_at; power_commands_enqueue_due queues them.)
+    pending = Q(status=CommandStatus.PENDING, enqueued_at__lt=cutoff)
     return PowerCommand.objects.filter(running | pending).order_by("created")
 
 

@@ -126,7 +126,8 @@ def power_command_request(
             PowerCommandOutlet.objects.bulk_create(
                 PowerCommandOutlet(command=command, outlet=outlet) for outlet in outlets
             )
-            transaction.on_commit(lambda: power_command_enqueue(command=command))
+            if not_before is None:
+                transaction.on_commit(lambda: power_command_enqueue(command=command))
     except IntegrityError:
         if idempotency_key:  # a concurrent request with the same key won the race
             existing = PowerCommand.objects.filter(
@@ -156,12 +157,26 @@ def _busy(outlets) -> OutletBusy:
 
 
 def power_command_enqueue(*, command: PowerCommand) -> None:
-    """Queue the command on its site's queue (issue #5: the Celery task)."""
+    """Queue the command on its site's queue now. A scheduled command is not queued with an
+    ETA: a broker holds such a message unacknowledged, and Redis hands it out again after its
+    visibility timeout, so a long wait could run it twice. The beat task
+    ``power_commands_enqueue_due`` queues it when its time comes instead."""
     from power.tasks import execute_power_command
 
-    execute_power_command.apply_async(
-        args=[command.pk], queue=site_queue(command.site_id), eta=command.not_before
+    PowerCommand.objects.filter(pk=command.pk).update(enqueued_at=timezone.now())
+    execute_power_command.apply_async(args=[command.pk], queue=site_queue(command.site_id))
+
+
+def power_commands_enqueue_due() -> list[int]:
+    """Queue the scheduled commands whose time has come (run by beat every few seconds)."""
+    due = PowerCommand.objects.filter(
+        status=CommandStatus.PENDING, enqueued_at__isnull=True, not_before__lte=timezone.now()
     )
+    queued = []
+    for command in due:
+        power_command_enqueue(command=command)
+        queued.append(command.pk)
+    return queued
 
 
 def site_queue(site_id: int) -> str:

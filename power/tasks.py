@@ -28,3 +28,11 @@ def read_pdu_live(pdu_id: int) -> dict:
     from power.live import pdu_read_live
 
     return pdu_read_live(pdu_id=pdu_id)
+
+
+@shared_task(ignore_result=True)
+def enqueue_due_power_commands() -> list[int]:
+    """Periodic (Celery beat): queue scheduled commands whose not_before has come."""
+    from power.services import power_commands_enqueue_due
+
+    return power_commands_enqueue_due()

@@ -273,7 +273,7 @@ def test_stale_commands_are_found_and_queued_again(dc, monkeypatch):
     PowerCommand.objects.filter(pk=orphaned.pk).update(
         status=CommandStatus.RUNNING, heartbeat_at=long_ago, started_at=long_ago
     )
-    PowerCommand.objects.filter(pk=lost.pk).update(created=long_ago)
+    PowerCommand.objects.filter(pk=lost.pk).update(created=long_ago, enqueued_at=long_ago)
     queued = []
     monkeypatch.setattr(
         recovery, "power_command_enqueue", lambda *, command: queued.append(command.pk)
@@ -281,3 +281,26 @@ def test_stale_commands_are_found_and_queued_again(dc, monkeypatch):
     recovered = recovery.power_commands_recover_stale(config=FAST)
     assert sorted(recovered) == sorted(queued) == sorted([orphaned.pk, lost.pk])
     assert fresh.pk not in queued
+
+
+def test_a_scheduled_command_is_queued_when_its_time_comes(dc, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from power.services import power_commands_enqueue_due
+
+    outlet = dc["pdus"]["A"].outlets.get(number=4)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        command = request(
+            dc, action="off", outlet_ids=[outlet.pk], not_before=timezone.now() + timedelta(hours=1)
+        )
+    assert callbacks == []  # not handed to the broker with an ETA
+    assert power_commands_enqueue_due() == []
+    PowerCommand.objects.filter(pk=command.pk).update(
+        not_before=timezone.now() - timedelta(seconds=1)
+    )
+    assert power_commands_enqueue_due() == [command.pk]
+    assert power_commands_enqueue_due() == []  # queued once
+    command.refresh_from_db()
+    assert command.enqueued_at is not None and command.status == CommandStatus.PENDING
