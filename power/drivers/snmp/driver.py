@@ -428,9 +428,15 @@ class ApcRpdu2Driver(SnmpPduDriver):
         super().__init__(target, vendor)
         self.legacy = SnmpPduDriver(target, VENDORS[vendor.extra["legacy_outlets"]])
         self.legacy.client = self.client  # one transport for both generations of tables
+        # Set once an on/off state was read from rPDU2's status column (only a row of it gives
+        # one): switch() then needs no walk to know that the column has rows.
+        self._rpdu2_status_seen = False
 
     async def outlet_states(self) -> list[OutletStatus]:
-        return await super().outlet_states() or await self.legacy.outlet_states()
+        states = await super().outlet_states()
+        if any(s.state in (OutletState.ON, OutletState.OFF) for s in states):
+            self._rpdu2_status_seen = True
+        return states or await self.legacy.outlet_states()
 
     async def outlet_state(self, number: int) -> OutletStatus:
         try:
@@ -440,9 +446,12 @@ class ApcRpdu2Driver(SnmpPduDriver):
 
     async def switch(self, outlets: list[int], action: SwitchAction) -> None:
         """Commands go to the table that the states come from: rPDU2's unless it has no outlet
-        at all (one walk of its status column to know; an outlet missing from a populated
-        rPDU2 table stays NoSuchOutlet)."""
-        if (await self.client.walk([self.profile.status]))[self.profile.status]:
+        at all (one walk of its status column to know, unless outlet_states() already read
+        rows of it; an outlet missing from a populated rPDU2 table stays NoSuchOutlet)."""
+        if (
+            self._rpdu2_status_seen
+            or (await self.client.walk([self.profile.status]))[self.profile.status]
+        ):
             await super().switch(outlets, action)
         else:
             await self.legacy.switch(outlets, action)

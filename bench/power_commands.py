@@ -1,0 +1,1315 @@
+"""Power commands (issue #5): how long one outlet takes from the HTTP request to its verified
+outcome, next to the sum of its parts measured alone, and how long 1,000 outlets on 50 PDUs
+take as one command; all against simulated PDUs with no relay delay.
+
+    .venv/bin/python bench/power_commands.py             # about three minutes
+    .venv/bin/python bench/power_commands.py --help      # samples, rounds, server, pool...
+
+What it does, all on loopback:
+
+1. Creates a fresh PostgreSQL database (``dcpower_bench``), migrates it (``manage.py migrate``
+   with DATABASE_URL set) and empties a Redis database of its own (13) for the broker and the
+   result backend; both are dropped / emptied again at the end.
+2. Starts ``python -m simulators`` on a fleet of 50 apc_rpdu2 PDUs x 20 outlets with
+   ``relay_delay_s: 0``, each on its own 127.0.X.Y address, and creates the inventory for them
+   (one site, 25 racks of two PDUs, a superuser with an API token) with a Django helper run
+   as a subprocess (this file, ``--django-helper setup``).
+3. Starts gunicorn (installed into the venv by this script when missing: a bench-only
+   dependency) with gthread workers, which keep HTTP connections alive, and a Celery worker
+   (solo pool by default) on the site's queue, with POWER_POLL_INTERVAL_S=0.005 and
+   POWER_POWER_ON_STAGGER_S=0.
+4. In interleaved rounds, side by side: one outlet switched end to end (POST
+   /api/v1/outlets/{id}/power/{off|on}/ with a reason and force, then GET
+   /api/v1/power/commands/{id}/ until the command is finished and its outlet verified); a
+   no-op DRF request (GET /api/v1/sites/?limit=1 with the same token); a no-op Celery task
+   round trip (a task that returns None, from a module the worker imports, its result read
+   from Redis); one SNMP SET and its verifying GET with our driver against one simulated PDU in
+   one long-lived event loop. Then 1,000 outlets (every outlet of the 50 PDUs) switched off or
+   on by one POST /api/v1/power/commands/, timed to the first GET that shows them verified.
+5. Breaks the end-to-end time down from the commands' own timestamps (created, started,
+   finished); stops the server and the worker, and profiles the same work in-process
+   (``--django-helper profile``: the views through Django's test client and
+   ``execute_command`` called directly, with every SQL query and every SNMP request counted
+   and timed, then once more under cProfile for the shares of pysnmp, the ORM and waiting).
+   Exits 1 when a target is missed.
+6. Prints a table and writes it into docs/performance.md under "Power commands (issue #5)".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import cProfile
+import dataclasses
+import datetime
+import http.client
+import json
+import os
+import pstats
+import re
+import secrets
+import selectors
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
+GUNICORN_REQUIREMENT = "gunicorn>=23,<28"  # bench-only: not a dependency of dcpower
+
+# Targets of issue #5.
+E2E_P50_MS = 10.0
+E2E_P99_MS = 25.0
+PARTS_FACTOR = 1.5
+BULK_S = 1.0
+E2E_P50_S, E2E_P99_S = E2E_P50_MS / 1000, E2E_P99_MS / 1000
+
+FINISHED = {"succeeded", "failed", "partially_failed", "cancelled"}
+NOOP_TASK = "bench_power_noop.noop"
+NOOP_MODULE = '''"""The benchmark's no-op task (bench/power_commands.py)."""
+from celery import shared_task
+
+
+@shared_task(name="bench_power_noop.noop")
+def noop():
+    return None
+'''
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: int) -> float:
+    """The q-th percentile (1..99), interpolated between the closest ranks."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def read_json_line(process: subprocess.Popen, timeout_s: float) -> dict:
+    """The first line the process prints on stdout, as JSON, within timeout_s."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout_s):
+            raise TimeoutError(f"{process.args[:3]} printed nothing within {timeout_s} s")
+    line = process.stdout.readline()
+    if not line:
+        raise RuntimeError(f"{process.args[:3]} exited with {process.wait(5)} before it was ready")
+    return json.loads(line)
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+# --- setup ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Bench:
+    """Everything the run started, for the measurements and for the cleanup."""
+
+    tmp: Path
+    env: dict[str, str]
+    database: str
+    redis_url: str
+    processes: dict[str, subprocess.Popen] = dataclasses.field(default_factory=dict)
+    logs: dict[str, Path] = dataclasses.field(default_factory=dict)
+    database_created: bool = False
+    redis_used: bool = False
+    pdus: list[dict] = dataclasses.field(default_factory=list)
+    inventory: dict = dataclasses.field(default_factory=dict)
+    port: int = 0
+    worker_name: str = ""
+
+    @property
+    def queue(self) -> str:
+        return f"power.site.{self.inventory['site']}"
+
+
+def bench_env(args, tmp: Path) -> dict[str, str]:
+    """The environment of every dcpower process of the run (server, worker, helpers)."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("POWER_", "CELERY_"))}
+    return {
+        **keep,
+        "DJANGO_SETTINGS_MODULE": "dcpower.settings",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{args.database}",
+        "CELERY_BROKER_URL": args.redis_url,
+        "CELERY_RESULT_BACKEND": args.redis_url,
+        # A real secret key turns DEBUG off: no query log, production code paths.
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "DCPOWER_DATA_DIR": str(tmp / "var"),
+        "LOG_LEVEL": "WARNING",
+        "POWER_POLL_INTERVAL_S": str(args.device_poll_interval),
+        "POWER_POWER_ON_STAGGER_S": "0",
+        "POWER_VERIFY_TIMEOUT_S": "10",
+        "POWER_DEVICE_TIMEOUT_S": "2",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp)]),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def ensure_gunicorn() -> None:
+    probe = subprocess.run([PYTHON, "-c", "import gunicorn"], capture_output=True, check=False)
+    if probe.returncode == 0:
+        return
+    print(f"installing {GUNICORN_REQUIREMENT} into the venv (bench-only)", flush=True)
+    subprocess.run(
+        [PYTHON, "-m", "pip", "install", "--quiet", GUNICORN_REQUIREMENT], check=True, timeout=300
+    )
+
+
+def postgres(dbname: str = "postgres"):
+    import psycopg
+
+    return psycopg.connect(
+        host="127.0.0.1", port=5432, user="postgres", dbname=dbname, autocommit=True
+    )
+
+
+def create_database(bench: Bench) -> None:
+    with postgres() as conn:
+        # Left over from an aborted run of this benchmark: it is ours to drop.
+        conn.execute(f'DROP DATABASE IF EXISTS "{bench.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{bench.database}"')
+    bench.database_created = True
+
+
+def drop_database(bench: Bench) -> None:
+    if not bench.database_created:
+        return
+    with postgres() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{bench.database}" WITH (FORCE)')
+
+
+def flush_redis(bench: Bench) -> None:
+    import redis
+
+    client = redis.Redis.from_url(bench.redis_url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def run_checked(command: list[str], bench: Bench, name: str, timeout_s: float) -> str:
+    log = bench.tmp / f"{name}.log"
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=bench.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    log.write_text(result.stdout + result.stderr)
+    if result.returncode:
+        raise RuntimeError(f"{name} failed ({result.returncode}):\n{tail(log)}")
+    return result.stdout
+
+
+def start_simulator(args, bench: Bench) -> None:
+    fleet = {
+        "time_scale": 1.0,
+        "defaults": {"outlets": args.outlets, "relay_delay_s": 0},
+        "pdus": [
+            {
+                "name": f"BENCH-PDU-{i:03d}",
+                "protocol": "snmp",
+                "profile": "apc_rpdu2",
+                "host": f"127.0.{150 + i // 250}.{1 + i % 250}",
+                "port": 0,
+            }
+            for i in range(args.pdus)
+        ],
+    }
+    path = bench.tmp / "fleet.json"
+    path.write_text(json.dumps(fleet, indent=1))
+    bench.logs["simulator"] = bench.tmp / "simulator.log"
+    bench.processes["simulator"] = subprocess.Popen(
+        [PYTHON, "-m", "simulators", str(path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=bench.logs["simulator"].open("w"),
+        text=True,
+    )
+    bench.pdus = read_json_line(bench.processes["simulator"], timeout_s=60)["pdus"]
+
+
+def start_server(args, bench: Bench) -> None:
+    bench.port = free_tcp_port()
+    bench.logs["gunicorn"] = bench.tmp / "gunicorn.log"
+    command = [PYTHON, "-m", "gunicorn", "dcpower.wsgi:application"]
+    command += ["--bind", f"127.0.0.1:{bench.port}", "--worker-class", "gthread"]
+    command += ["--workers", str(args.web_workers), "--threads", str(args.web_threads)]
+    command += ["--keep-alive", "120", "--graceful-timeout", "5", "--timeout", "60"]
+    command += ["--error-logfile", str(bench.logs["gunicorn"])]
+    bench.processes["gunicorn"] = subprocess.Popen(
+        command, cwd=ROOT, env=bench.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    api = Api(bench.port, bench.inventory["token"])
+    deadline = time.monotonic() + 60
+    while True:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            status, _ = api.request("GET", "/api/v1/sites/?limit=1")
+            if status == 200:
+                api.close()
+                return
+        if bench.processes["gunicorn"].poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not come up:\n{tail(bench.logs['gunicorn'])}")
+        time.sleep(0.2)
+
+
+def start_worker(args, bench: Bench, celery_app) -> None:
+    (bench.tmp / "bench_power_noop.py").write_text(NOOP_MODULE)
+    bench.worker_name = f"bench-power-{secrets.token_hex(4)}@{socket.gethostname()}"
+    bench.logs["worker"] = bench.tmp / "worker.log"
+    command = [PYTHON, "-m", "celery", "-A", "dcpower", "worker", "--pool", args.pool]
+    if args.pool == "prefork":
+        command += ["--concurrency", str(args.concurrency)]
+    command += ["-Q", bench.queue, "-n", bench.worker_name, "--include", "bench_power_noop"]
+    command += ["-l", "warning", "--without-mingle", "--without-gossip", "--without-heartbeat"]
+    with bench.logs["worker"].open("wb") as out:
+        bench.processes["worker"] = subprocess.Popen(
+            command, cwd=ROOT, env=bench.env, stdout=out, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 60
+    while True:
+        result = celery_app.send_task(NOOP_TASK, queue=bench.queue)
+        with contextlib.suppress(Exception):
+            result.get(timeout=2)
+            return
+        if bench.processes["worker"].poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the Celery worker did not come up:\n{tail(bench.logs['worker'])}")
+
+
+def django_helper(bench: Bench, mode: str, params: dict, timeout_s: float) -> dict:
+    """Run this file as a Django program in the bench environment; its last stdout line is
+    its answer, as JSON."""
+    path = bench.tmp / f"{mode}-params.json"
+    path.write_text(json.dumps(params))
+    out = run_checked(
+        [PYTHON, __file__, "--django-helper", mode, "--params", str(path)],
+        bench,
+        f"helper-{mode}",
+        timeout_s,
+    )
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def celery_client(redis_url: str):
+    from celery import Celery
+
+    app = Celery("bench-power-client", broker=redis_url, backend=redis_url)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=600,
+    )
+    return app
+
+
+# --- the HTTP client ------------------------------------------------------------------------
+
+
+class Api:
+    """One keep-alive HTTP/1.1 connection to the server, with the bench user's token."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port = port
+        self.headers = {
+            "Authorization": f"Token {token}",
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+        self.conn: http.client.HTTPConnection | None = None
+        self.reconnects = 0
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        data = json.dumps(body).encode() if body is not None else None
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.conn.connect()
+            self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.reconnects += 1
+        try:
+            self.conn.request(method, path, body=data, headers=self.headers)
+            response = self.conn.getresponse()
+            payload = response.read()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+        if response.will_close:
+            self.close()
+        return response.status, json.loads(payload) if payload else {}
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+# --- measurements ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class CommandSample:
+    """One command from its POST to the first GET that shows it finished."""
+
+    command: int
+    total_s: float
+    post_s: float
+    polls: int
+    verified: bool
+    start_wall: float  # time.time() when the POST was sent
+    status: str = ""
+
+
+def switch_and_wait(
+    api: Api, path: str, body: dict, wanted: str, poll_s: float, timeout_s: float
+) -> CommandSample:
+    start_wall = time.time()
+    t0 = time.perf_counter()
+    status, answer = api.request("POST", path, body)
+    post_s = time.perf_counter() - t0
+    if status != 202:
+        raise RuntimeError(f"POST {path} answered {status}: {str(answer)[:500]}")
+    command = answer["id"]
+    deadline = t0 + timeout_s
+    polls = 0
+    while True:
+        status, answer = api.request("GET", f"/api/v1/power/commands/{command}/")
+        polls += 1
+        if status != 200:
+            raise RuntimeError(f"GET command {command} answered {status}: {str(answer)[:500]}")
+        if answer["status"] in FINISHED:
+            break
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"command {command} not finished after {timeout_s} s: {answer}")
+        if poll_s:
+            time.sleep(poll_s)
+    total_s = time.perf_counter() - t0
+    verified = answer["status"] == "succeeded" and all(
+        r["outcome"] == "succeeded" and r["state_after"] == wanted for r in answer["results"]
+    )
+    return CommandSample(command, total_s, post_s, polls, verified, start_wall, answer["status"])
+
+
+def e2e_once(api: Api, outlet: int, action: str, args) -> CommandSample:
+    return switch_and_wait(
+        api,
+        f"/api/v1/outlets/{outlet}/power/{action}/",
+        {"reason": "bench: power_commands.py", "force": True},
+        action,
+        args.client_poll_interval,
+        timeout_s=15,
+    )
+
+
+def bulk_once(api: Api, outlets: list[int], action: str, args) -> CommandSample:
+    return switch_and_wait(
+        api,
+        "/api/v1/power/commands/",
+        {"action": action, "outlets": outlets, "reason": "bench: power_commands.py", "force": True},
+        action,
+        args.bulk_poll_interval,
+        timeout_s=60,
+    )
+
+
+def drf_once(api: Api) -> float:
+    t0 = time.perf_counter()
+    status, _ = api.request("GET", "/api/v1/sites/?limit=1")
+    elapsed = time.perf_counter() - t0
+    if status != 200:
+        raise RuntimeError(f"GET /api/v1/sites/ answered {status}")
+    return elapsed
+
+
+def celery_once(celery_app, queue: str) -> float:
+    t0 = time.perf_counter()
+    result = celery_app.send_task(NOOP_TASK, queue=queue)
+    result.get(timeout=10, interval=0.001)
+    return time.perf_counter() - t0
+
+
+class SnmpPart:
+    """Our SNMP driver against one simulated PDU, in one long-lived event loop (one engine)."""
+
+    def __init__(self, pdu: dict) -> None:
+        from power.drivers.base import DeviceTarget
+        from power.drivers.registry import driver_for_vendor
+
+        self.loop = asyncio.new_event_loop()
+        target = DeviceTarget(
+            host=pdu["host"],
+            port=pdu["port"],
+            vendor="apc_rpdu2",
+            read_community="public",
+            write_community="private",
+        )
+        self.driver = driver_for_vendor(target, "apc_rpdu2")
+        # SNMP requests per kind ("set_cmd", "get_cmd", "bulk_cmd") for each measurement.
+        self.requests: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        self._counting: collections.Counter = collections.Counter()
+        original = self.driver.client._request
+
+        async def counted(command, var_binds, **kwargs):
+            self._counting[command.__name__] += 1
+            return await original(command, var_binds, **kwargs)
+
+        self.driver.client._request = counted
+        # The driver learns which outlet table the PDU switches through from a state read (as
+        # the executor's driver does), so that a switch is one SET.
+        self.loop.run_until_complete(self.driver.outlet_states())
+
+    def set_and_get(self, number: int, action: str) -> float:
+        """One SET and the GET of the outlet's status objects that verifies it."""
+        self._counting = self.requests["set_and_get"]
+        t0 = time.perf_counter()
+        self.loop.run_until_complete(self._set_and_get(number, action))
+        return time.perf_counter() - t0
+
+    async def _set_and_get(self, number: int, action: str) -> None:
+        from power.drivers.base import SwitchAction
+
+        await self.driver.switch([number], SwitchAction(action))
+        status = await self.driver.outlet_state(number)
+        if status.state != action:
+            raise RuntimeError(f"outlet {number} is {status.state} after {action}")
+
+    def executor_style(self, number: int, action: str) -> float:
+        """What the executor asks of a PDU for one outlet: read the state columns (the state
+        before), SET, read the state columns again (verify)."""
+        self._counting = self.requests["executor_style"]
+        t0 = time.perf_counter()
+        self.loop.run_until_complete(self._executor_style(number, action))
+        return time.perf_counter() - t0
+
+    async def _executor_style(self, number: int, action: str) -> None:
+        from power.drivers.base import SwitchAction
+
+        await self.driver.outlet_states()
+        await self.driver.switch([number], SwitchAction(action))
+        states = {s.number: s.state for s in await self.driver.outlet_states()}
+        if states.get(number) != action:
+            raise RuntimeError(f"outlet {number} is {states.get(number)} after {action}")
+
+    def close(self) -> None:
+        from power.drivers.snmp.client import close_engine_for_running_loop
+
+        async def closing():
+            await self.driver.close()
+            close_engine_for_running_loop()
+
+        self.loop.run_until_complete(closing())
+        self.loop.close()
+
+
+def command_timestamps(bench: Bench, ids: list[int]) -> dict[int, tuple[float, float, float]]:
+    """created, started_at, finished_at of commands, as POSIX times."""
+    with postgres(bench.database) as conn:
+        rows = conn.execute(
+            "SELECT id, created, started_at, finished_at FROM power_powercommand "
+            "WHERE id = ANY(%s)",
+            (ids,),
+        ).fetchall()
+    return {row[0]: tuple(t.timestamp() for t in row[1:]) for row in rows}
+
+
+# --- the Django helper (a subprocess in the bench environment) ------------------------------
+
+
+def helper_main(mode: str, params_path: Path) -> int:
+    import django
+
+    django.setup()
+    params = json.loads(params_path.read_text())
+    answer = helper_setup(params) if mode == "setup" else helper_profile(params)
+    print(json.dumps(answer), flush=True)
+    return 0
+
+
+def helper_setup(params: dict) -> dict:
+    """Inventory for the simulated PDUs: one site, racks of two PDUs, a superuser and token."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+    from rest_framework.authtoken.models import Token
+
+    from inventory import services
+    from inventory.choices import PduMounting
+    from inventory.models import PDU, Outlet, Rack, Site
+
+    with transaction.atomic():
+        site = Site.objects.create(name="Bench", slug="bench")
+        racks: dict[int, Rack] = {}
+        outlets = []
+        for i, pdu in enumerate(params["pdus"]):
+            if i // 2 not in racks:
+                rack = Rack(site=site, name=f"B{i // 2 + 1:02d}", u_height=42)
+                rack.full_clean()
+                rack.save()
+                racks[i // 2] = rack
+            row = PDU(
+                rack=racks[i // 2],
+                name=pdu["name"],
+                vendor_profile="apc_rpdu2",
+                management_host=pdu["host"],
+                management_port=pdu["port"],
+                snmp_read_community="public",
+                snmp_write_community="private",
+                outlet_count=pdu["outlets"],
+                mounting=PduMounting.ZERO_U_LEFT if i % 2 == 0 else PduMounting.ZERO_U_RIGHT,
+            )
+            row.full_clean()
+            row.save()
+            services.pdu_sync_outlets(pdu=row)
+            outlets.append(list(row.outlets.order_by("number").values_list("pk", flat=True)))
+        Outlet.objects.update(state="on")  # the simulated outlets start on
+        user = get_user_model().objects.create_superuser("bench", "bench@example.invalid", None)
+        token = Token.objects.create(user=user)
+    return {"site": site.pk, "token": token.key, "outlets": outlets}
+
+
+def helper_profile(params: dict) -> dict:
+    """The same work as the benchmark, in one process and with nothing queued: the request
+    through Django's test client, ``execute_command`` called directly, the detail GET; every
+    SQL query and SNMP request counted and timed."""
+    from collections import Counter
+
+    from django.db import connection
+    from django.test import Client
+
+    from power import execution, services
+    from power.drivers.snmp import client as snmp_client
+
+    services.power_command_enqueue = lambda *, command: None  # executed below instead
+    stats: Counter = Counter()
+
+    def sql(execute, query, query_params, many, context):
+        t0 = time.perf_counter()
+        try:
+            return execute(query, query_params, many, context)
+        finally:
+            stats["sql_s"] += time.perf_counter() - t0
+            stats["sql"] += 1
+            verb = query.lstrip().split(None, 1)[0].upper()
+            stats[f"sql_{verb.lower()}"] += 1
+
+    original_request = snmp_client.SnmpClient._request
+
+    async def snmp_request(self, command, var_binds, **kwargs):
+        stats[f"snmp_{command.__name__}"] += 1
+        return await original_request(self, command, var_binds, **kwargs)
+
+    snmp_client.SnmpClient._request = snmp_request
+
+    def timed_async(name, function):
+        async def wrapper(*a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return await function(*a, **kw)
+            finally:
+                stats[f"{name}_s"] += time.perf_counter() - t0
+
+        return wrapper
+
+    execution._read_states = timed_async("read_before", execution._read_states)
+    execution._phase = timed_async("phase", execution._phase)
+    original_loop_run = execution.device_loop().run_until_complete
+
+    def loop_run(future):
+        t0 = time.perf_counter()
+        try:
+            return original_loop_run(future)
+        finally:
+            stats["device_s"] += time.perf_counter() - t0
+
+    execution.device_loop().run_until_complete = loop_run
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {params['token']}")
+
+    def measure(name: str, function):
+        before = stats.copy()
+        t0 = time.perf_counter()
+        with connection.execute_wrapper(sql):
+            value = function()
+        elapsed = time.perf_counter() - t0
+        delta = {k: stats[k] - before.get(k, 0) for k in stats}
+        return value, {"total_s": elapsed, **{k: v for k, v in delta.items() if v}}
+
+    def one(path: str, body: dict, action: str, profiler=None) -> dict:
+        response, post = measure(
+            "post", lambda: client.post(path, body, content_type="application/json")
+        )
+        if response.status_code != 202:
+            raise RuntimeError(f"POST {path}: {response.status_code} {response.content[:300]}")
+        command = response.json()["id"]
+
+        def execute():
+            if profiler is None:
+                return execution.execute_command(command)
+            profiler.enable()
+            try:
+                return execution.execute_command(command)
+            finally:
+                profiler.disable()
+
+        status, run = measure("run", execute)
+        response, get = measure("get", lambda: client.get(f"/api/v1/power/commands/{command}/"))
+        results = response.json()["results"]
+        if status != "succeeded" or any(r["state_after"] != action for r in results):
+            raise RuntimeError(f"profiled command {command} ended {status}")
+        return {"post": post, "run": run, "get": get}
+
+    single = []
+    outlet = params["single_outlet"]
+    for i in range(params["single_runs"]):
+        action = "off" if i % 2 == 0 else "on"
+        body = {"reason": "bench profile", "force": True}
+        single.append(one(f"/api/v1/outlets/{outlet}/power/{action}/", body, action))
+    bulk = []
+    for i in range(params["bulk_runs"]):
+        action = "off" if i % 2 == 0 else "on"
+        body = {"action": action, "outlets": params["bulk_outlets"], "reason": "bench profile"}
+        bulk.append(one("/api/v1/power/commands/", {**body, "force": True}, action))
+
+    # Where execute_command spends its time, under cProfile (which slows Python code more
+    # than waiting, so the shares are approximate): separate runs, not in the figures above.
+    shares = {}
+    for kind, runs in (("single", params["single_runs"]), ("bulk", 1)):
+        profiler = cProfile.Profile()
+        for i in range(runs):
+            action = "off" if i % 2 == 0 else "on"
+            if kind == "single":
+                path, body = f"/api/v1/outlets/{outlet}/power/{action}/", {}
+            else:
+                path, body = "/api/v1/power/commands/", {"action": action}
+                body["outlets"] = params["bulk_outlets"]
+            body |= {"reason": "bench profile", "force": True}
+            one(path, body, action, profiler)
+        shares[kind] = profile_shares(pstats.Stats(profiler))
+    return {"single": single, "bulk": bulk, "shares": shares}
+
+
+# Functions whose cumulative time tells where execute_command goes: (file ending, function).
+PROFILED = {
+    "decode": ("pysnmp/proto/mpmod/rfc2576.py", "prepare_data_elements"),
+    "make_varbinds": ("pysnmp/hlapi/varbinds.py", "make_varbinds"),
+    "sql": ("psycopg/cursor.py", "execute"),
+    "save": ("django/db/models/base.py", "save"),
+    "wait": ("~", "<method 'poll' of 'select.epoll' objects>"),
+}
+
+
+def profile_shares(stats) -> dict[str, float]:
+    """Each PROFILED function's cumulative time as a share of execute_command's."""
+    found = dict.fromkeys(PROFILED, 0.0)
+    total = 0.0
+    for (file, _, function), (_, _, _, cumulative, _) in stats.stats.items():
+        if file.endswith("power/execution.py") and function == "execute_command":
+            total += cumulative
+        for name, (ending, wanted) in PROFILED.items():
+            if file.endswith(ending) and function == wanted:
+                found[name] += cumulative
+    return {name: value / total for name, value in found.items()} if total else found
+
+
+# --- report ---------------------------------------------------------------------------------
+
+DOCS_HEADING = "## Power commands (issue #5)"
+DOCS_INTRO = (
+    "# Performance\n\nNumbers measured on this project's 2-core development machine; each "
+    "section's figures were taken side by side in one run, so compare only within a section.\n"
+)
+
+
+@dataclasses.dataclass
+class Check:
+    name: str
+    value: float
+    limit: float
+    unit: str  # "ms", "x" or "s"
+
+    @property
+    def ok(self) -> bool:
+        return self.value <= self.limit
+
+    def text(self, value: float | None = None) -> str:
+        value = self.value if value is None else value
+        return f"{value:.2f} {self.unit}" if self.unit != "x" else f"{value:.2f}x"
+
+    def verdict(self) -> str:
+        if self.ok:
+            return f"PASS ({self.text()} against ≤ {self.text(self.limit)})"
+        times = f"{self.value / self.limit:.1f}x the target"
+        if self.unit == "x":
+            return f"FAIL ({self.text()} against ≤ {self.text(self.limit)}, {times})"
+        over = self.text(self.value - self.limit)
+        return f"FAIL ({self.text()} against ≤ {self.text(self.limit)}: {over} over, {times})"
+
+
+@dataclasses.dataclass
+class Report:
+    command: str
+    args: argparse.Namespace
+    e2e: list[CommandSample]
+    e2e_times: dict[int, tuple[float, float, float]]
+    drf: list[float]
+    celery: list[float]
+    snmp: list[float]
+    executor_snmp: list[float]
+    snmp_requests: dict[str, dict[str, float]]  # measurement -> SNMP requests per sample
+    bulk: list[CommandSample]
+    bulk_times: dict[int, tuple[float, float, float]]
+    profile: dict
+    reconnects: int
+    date: str = dataclasses.field(default_factory=lambda: datetime.date.today().isoformat())
+
+    # --- figures ---
+
+    @property
+    def e2e_s(self) -> list[float]:
+        return [s.total_s for s in self.e2e]
+
+    @property
+    def parts_p50_s(self) -> float:
+        return sum(statistics.median(x) for x in (self.drf, self.celery, self.snmp))
+
+    @property
+    def bulk_s(self) -> float:
+        return statistics.median(s.total_s for s in self.bulk)
+
+    def checks(self) -> list[Check]:
+        p50, p99 = statistics.median(self.e2e_s), percentile(self.e2e_s, 99)
+        ratio = p50 / self.parts_p50_s
+        return [
+            Check("one outlet end to end, p50", p50 * 1000, E2E_P50_MS, "ms"),
+            Check("one outlet end to end, p99", p99 * 1000, E2E_P99_MS, "ms"),
+            Check("end-to-end p50 / sum of the parts' p50", ratio, PARTS_FACTOR, "x"),
+            Check("1,000 outlets on 50 PDUs, one command", self.bulk_s, BULK_S, "s"),
+        ]
+
+    @property
+    def passed(self) -> bool:
+        return all(check.ok for check in self.checks())
+
+    def breakdown(self, samples, times) -> dict[str, float]:
+        """Medians of where a command's time went, from its own timestamps (one clock)."""
+        parts: dict[str, list[float]] = {
+            k: [] for k in ("request", "queue", "run", "seen", "post", "polls", "server")
+        }
+        for s in samples:
+            created, started, finished = times[s.command]
+            parts["request"].append(created - s.start_wall)
+            parts["queue"].append(started - created)
+            parts["run"].append(finished - started)
+            parts["seen"].append(s.start_wall + s.total_s - finished)
+            parts["post"].append(s.post_s)
+            parts["polls"].append(s.polls)
+            parts["server"].append(finished - created)
+        return {k: statistics.median(v) for k, v in parts.items()}
+
+    def profile_medians(self, kind: str) -> dict[str, dict[str, float]]:
+        runs = self.profile[kind]
+        out = {}
+        for stage in ("post", "run", "get"):
+            keys = set().union(*(r[stage] for r in runs))
+            out[stage] = {k: statistics.median(r[stage].get(k, 0) for r in runs) for k in keys}
+        return out
+
+    # --- text ---
+
+    def table(self) -> list[str]:
+        def row(name, values, target="", result=""):
+            return (
+                f"| {name} | {len(values)} | {ms(statistics.median(values))} | "
+                f"{ms(percentile(values, 99))} | {target} | {result} |"
+            )
+
+        p50, p99, ratio, bulk_check = self.checks()
+        word = {True: "PASS", False: "FAIL"}
+        bulk = [s.total_s for s in self.bulk]
+        bulk_b = self.breakdown(self.bulk, self.bulk_times)
+        return [
+            "| measurement | samples | p50 (ms) | p99 (ms) | target | result |",
+            "| --- | --- | --- | --- | --- | --- |",
+            row(
+                "one outlet end to end: POST → GET showing it verified",
+                self.e2e_s,
+                f"p50 ≤ {E2E_P50_MS:g} ms, p99 ≤ {E2E_P99_MS:g} ms",
+                f"p50 {word[p50.ok]}, p99 {word[p99.ok]}",
+            ),
+            row("part: no-op DRF request (GET /api/v1/sites/?limit=1)", self.drf),
+            row("part: no-op Celery task round trip (Redis)", self.celery),
+            row("part: SNMP SET + verifying GET (our driver, one PDU)", self.snmp),
+            f"| sum of the parts' p50 | | {ms(self.parts_p50_s)} | | end-to-end p50 ≤ "
+            f"{PARTS_FACTOR:g}x the sum | {ratio.value:.2f}x {word[ratio.ok]} |",
+            row(
+                "for reference: the executor's device work for one outlet "
+                "(state walk + SET + state walk)",
+                self.executor_snmp,
+            ),
+            f"| 1,000 outlets on 50 PDUs, one command: POST → GET showing all verified | "
+            f"{len(bulk)} | {ms(statistics.median(bulk))} (min {ms(min(bulk))}, max "
+            f"{ms(max(bulk))}) | | ≤ {BULK_S * 1000:g} ms | {word[bulk_check.ok]} |",
+            f"| same, from the command's `created` to its `finished_at` | {len(bulk)} | "
+            f"{ms(bulk_b['server'])} | | | |",
+        ]
+
+    def markdown(self) -> str:
+        a = self.args
+        e2e_b = self.breakdown(self.e2e, self.e2e_times)
+        bulk_b = self.breakdown(self.bulk, self.bulk_times)
+        single = self.profile_medians("single")
+        bulk = self.profile_medians("bulk")
+        requests = {
+            kind: ", ".join(f"{n:g} {k.removesuffix('_cmd').upper()}" for k, n in sorted(c.items()))
+            for kind, c in self.snmp_requests.items()
+        }
+        lines = [f"Measured {self.date} with `{self.command}`.", "", *self.table(), ""]
+        lines += [f"- {check.name}: {check.verdict()}" for check in self.checks()]
+        lines += [
+            "",
+            "Method:",
+            "",
+            f"- Fleet: one `python -m simulators` process, {a.pdus} apc_rpdu2 PDUs x "
+            f"{a.outlets} outlets, `relay_delay_s: 0`, each PDU on its own 127.0.X.Y address. "
+            "A PostgreSQL database created for the run and dropped after it; Redis database "
+            f"{a.redis_url.rsplit('/', 1)[-1]} as broker and result backend, emptied before and "
+            "after.",
+            f"- Web: gunicorn, gthread worker class ({a.web_workers} workers x {a.web_threads} "
+            "threads), `DEBUG` off, token authentication. gunicorn rather than `runserver`: it is "
+            "how a WSGI application is served in production, and its gthread workers keep the "
+            "client's connection alive (its sync workers close it after each response). It is "
+            "a bench-only dependency, installed into the venv by the script when missing. The "
+            "client is `http.client` on one keep-alive connection"
+            + (f" ({self.reconnects - 1} reconnections)." if self.reconnects > 1 else "."),
+            f"- Worker: `celery -A dcpower worker --pool {a.pool}` on the site's queue, "
+            f"POWER_POLL_INTERVAL_S={a.device_poll_interval:g}, POWER_POWER_ON_STAGGER_S=0.",
+            "- End to end: POST /api/v1/outlets/{id}/power/{off|on}/ (alternating, a reason and "
+            "force), then GET /api/v1/power/commands/{id}/ every "
+            f"{a.client_poll_interval * 1000:g} ms until the command is finished; a sample "
+            "counts only when that GET shows it succeeded with the outlet's `state_after` as "
+            f"asked (the command and result rows are written as always). {a.warmup} warm-up "
+            f"commands, then {len(self.e2e)} measured in {a.rounds} rounds, each sample "
+            "followed by one sample of each part (interleaved, so they share the machine's "
+            "noise).",
+            "- Parts alone: GET /api/v1/sites/?limit=1 on the same connection and token (one "
+            "token lookup, a count and a one-row select); a task returning None from a module "
+            "the worker imports (`--include`), sent to the site's queue, its result read from "
+            "Redis; `driver.switch([n])` then `driver.outlet_state(n)` against one simulated PDU "
+            "in the benchmark's own long-lived event loop, whose driver read the PDU's states "
+            "once at start as the executor's does (requests per sample: "
+            f"{requests.get('set_and_get', '')}). The executor-style reference is "
+            "`outlet_states()`, `switch([n])`, `outlet_states()` (requests per sample: "
+            f"{requests.get('executor_style', '')}).",
+            f"- 1,000 outlets: POST /api/v1/power/commands/ with every outlet of the {a.pdus} "
+            f"PDUs, off and on in turn, {len(self.bulk)} commands (one at the end of each "
+            f"round, after two warm-up commands), GET of the command every "
+            f"{a.bulk_poll_interval * 1000:g} ms until it is finished with every outlet "
+            "verified.",
+            "- p99 is interpolated between the closest ranks of the pooled samples.",
+            "",
+            "Where the time goes (medians; stages from each command's `created`, `started_at` "
+            "and `finished_at` against the client's clock):",
+            "",
+            "| stage | one outlet (ms) | 1,000 outlets (ms) |",
+            "| --- | --- | --- |",
+            f"| POST sent → command row inserted (auth, validation, targets, blast radius) "
+            f"| {ms(e2e_b['request'])} | {ms(bulk_b['request'])} |",
+            f"| inserted → worker starts it (result rows, commit, publish, Redis, Celery, "
+            f"the executor's claim) | {ms(e2e_b['queue'])} | {ms(bulk_b['queue'])} |",
+            f"| worker: started → finished (device work and its DB writes) | "
+            f"{ms(e2e_b['run'])} | {ms(bulk_b['run'])} |",
+            f"| finished → client's GET shows it (polling) | {ms(e2e_b['seen'])} "
+            f"| {ms(bulk_b['seen'])} |",
+            f"| for reference: the POST's round trip; GETs per command | {ms(e2e_b['post'])}; "
+            f"{e2e_b['polls']:g} | {ms(bulk_b['post'])}; {bulk_b['polls']:g} |",
+            "",
+            "The same work profiled in one process (`--django-helper profile`: the views through "
+            "Django's test client, `execute_command` called directly, every SQL statement and "
+            f"SNMP request counted; medians of {len(self.profile['single'])} one-outlet and "
+            f"{len(self.profile['bulk'])} 1,000-outlet commands):",
+            "",
+            "| stage | one outlet | 1,000 outlets |",
+            "| --- | --- | --- |",
+            *self._profile_rows(single, bulk),
+            "",
+            self._shares_text(),
+        ]
+        if not self.passed:
+            lines += ["", "What would close the gap:", "", *self._suggestions(e2e_b, bulk_b)]
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def _profile_rows(single, bulk) -> list[str]:
+        def cell(stage, d):
+            p = d[stage]
+            text = f"{ms(p['total_s'])} ms; {p.get('sql', 0):g} SQL ({ms(p.get('sql_s', 0))} ms)"
+            if stage == "run":
+                snmp = {k[5:]: v for k, v in p.items() if k.startswith("snmp_")}
+                text += (
+                    f"; device work {ms(p.get('device_s', 0))} ms (state before "
+                    f"{ms(p.get('read_before_s', 0))}, switch + verify {ms(p.get('phase_s', 0))})"
+                    "; SNMP requests: "
+                    + ", ".join(
+                        f"{n:g} {k.removesuffix('_cmd').upper()}" for k, n in sorted(snmp.items())
+                    )
+                )
+            return text
+
+        return [
+            f"| request (POST, the view) | {cell('post', single)} | {cell('post', bulk)} |",
+            f"| execute_command | {cell('run', single)} | {cell('run', bulk)} |",
+            f"| detail GET (the view) | {cell('get', single)} | {cell('get', bulk)} |",
+        ]
+
+    def _shares_text(self) -> str:
+        s, b = self.profile["shares"]["single"], self.profile["shares"]["bulk"]
+
+        def both(key):
+            return f"{s[key]:.0%} / {b[key]:.0%}"
+
+        return (
+            "Under cProfile (which slows Python code more than waiting: approximate), shares of "
+            "`execute_command`'s time for one outlet / 1,000 outlets: decoding SNMP responses "
+            f"(pysnmp message processing, pyasn1 BER) {both('decode')}; building SNMP requests "
+            "(pysnmp's hlapi resolves every varbind against a MIB view, even with "
+            f"`lookupMib=False`) {both('make_varbinds')}; `Model.save()` with its SQL "
+            f"{both('save')}; all SQL in psycopg {both('sql')}; waiting in epoll (the PDUs' "
+            f"answers, poll sleeps) {both('wait')}."
+        )
+
+    def _suggestions(self, e2e_b, bulk_b) -> list[str]:
+        s, b = self.profile_medians("single"), self.profile_medians("bulk")
+        shares = self.profile["shares"]
+        parts = self.parts_p50_s * 1000
+        out = []
+        if parts > E2E_P50_MS:
+            out.append(
+                f"- The parts alone add up to {parts:.1f} ms at p50 on this machine, above the "
+                f"{E2E_P50_MS:g} ms end-to-end target by themselves: reaching it needs the parts "
+                "cheaper too (below), not only the glue between them."
+            )
+        snmp_single = {k[5:]: v for k, v in s["run"].items() if k.startswith("snmp_")}
+        bulk_requests = sum(v for k, v in b["run"].items() if k.startswith("snmp_"))
+        out.append(
+            "- Device reads. For one outlet `execute_command` made "
+            + ", ".join(
+                f"{n:g} {k.removesuffix('_cmd').upper()}" for k, n in sorted(snmp_single.items())
+            )
+            + " requests: it walks the PDU's whole state table (status, pending and name "
+            "columns of every outlet) for the state before and again to verify, where one GET "
+            "of the outlet's objects would do. The executor-style device work costs "
+            f"{ms(statistics.median(self.executor_snmp))} ms against "
+            f"{ms(statistics.median(self.snmp))} ms for SET + GET. Change: for outlets that are "
+            "few on a PDU, read them with a GET of their status and pending objects "
+            "(`outlet_state`) before and after; when walking, read only the status and pending "
+            "columns (names are not needed to verify)."
+        )
+        out.append(
+            f"- Worker DB writes. For 1,000 outlets `execute_command` issued "
+            f"{b['run'].get('sql', 0):g} SQL statements ({ms(b['run'].get('sql_s', 0))} ms in "
+            f"the database driver; `Model.save()` is {shares['bulk']['save']:.0%} of the "
+            "profile): one UPDATE per outlet for its state before, one for its outcome and one "
+            "for the inventory outlet's last known state. Change: per phase, `bulk_update()` the "
+            "result rows and one UPDATE per resulting state for the outlets: a handful of "
+            "statements instead of ~3 per outlet, with the same recorded steps (every row of a "
+            f"phase is written after the phase anyway). One outlet: {s['run'].get('sql', 0):g} "
+            f"statements, {ms(s['run'].get('sql_s', 0))} ms."
+        )
+        out.append(
+            f"- SNMP CPU. The 1,000 outlets' device work took {ms(b['run'].get('device_s', 0))} "
+            f"ms for {bulk_requests:g} requests in the worker's one event loop, and it is "
+            f"CPU-bound: waiting is {shares['bulk']['wait']:.0%} of the profile, decoding "
+            f"responses {shares['bulk']['decode']:.0%} and building requests "
+            f"{shares['bulk']['make_varbinds']:.0%}. Changes: fewer varbinds (above), requests "
+            "built and parsed below pysnmp's hlapi (pre-built PDUs through its proto API, no "
+            "MIB view), and a command's PDUs spread over the worker's processes (one subtask "
+            "per group of PDUs on a prefork pool) where cores are free."
+        )
+        out.append(
+            f"- API. In-process, the POST view takes {ms(s['post']['total_s'])} ms for one "
+            f"outlet and {ms(b['post']['total_s'])} ms for 1,000 ({b['post'].get('sql', 0):g} "
+            f"SQL statements, {ms(b['post'].get('sql_s', 0))} ms: the rest is resolving the "
+            "targets, the blast radius and DRF serialising the command with its per-outlet "
+            f"results); every detail GET {ms(s['get']['total_s'])} ms / "
+            f"{ms(b['get']['total_s'])} ms. Changes: a light status read for polling (e.g. "
+            "`?fields=status`, or a status action that skips the results and blast radius) and, "
+            "for large commands, a 202 answer without the per-outlet results."
+        )
+        out.append(
+            f"- Completion. The client learns the outcome by polling: {ms(e2e_b['seen'])} ms "
+            f"(one outlet) and {ms(bulk_b['seen'])} ms (1,000 outlets) median between "
+            "`finished_at` and the GET that shows it, and the polls load the 2 cores that the "
+            "worker needs. Change: a waiting read (`GET …/{id}/?wait=…` answered when the "
+            "worker publishes the command's end on Redis pub/sub or PostgreSQL NOTIFY)."
+        )
+        queue_ms = e2e_b["queue"] * 1000
+        out.append(
+            f"- Dispatch. {queue_ms:.1f} ms from the command's INSERT to the worker's start "
+            f"against a {ms(statistics.median(self.celery))} ms no-op task round trip: on top "
+            "of Celery's own round trip come the request's remaining statements and commit, the "
+            "publish in `on_commit` and the executor's claim transaction, on 2 cores shared with "
+            "the request still serialising its answer. Smaller requests and answers (above) "
+            "shorten it; the queueing itself is not where the time goes."
+        )
+        return out
+
+
+def write_docs(path: Path, body: str) -> None:
+    """Put ``body`` under DOCS_HEADING in ``path``, replacing that section if present."""
+    text = path.read_text() if path.exists() else DOCS_INTRO
+    section = f"{DOCS_HEADING}\n\n{body}"
+    pattern = re.compile(rf"^{re.escape(DOCS_HEADING)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pdus", type=int, default=50)
+    parser.add_argument("--outlets", type=int, default=20, help="per PDU")
+    parser.add_argument(
+        "--samples", type=int, default=200, help="end-to-end samples (default: %(default)s)"
+    )
+    parser.add_argument("--warmup", type=int, default=20, help="(default: %(default)s)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="interleaved rounds; each ends with one 1,000-outlet command (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--client-poll-interval",
+        type=float,
+        default=0.001,
+        help="seconds between the client's GETs of a one-outlet command (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--bulk-poll-interval",
+        type=float,
+        default=0.02,
+        help="seconds between GETs of the 1,000-outlet command (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--device-poll-interval",
+        type=float,
+        default=0.005,
+        help="the worker's POWER_POLL_INTERVAL_S (default: %(default)s)",
+    )
+    parser.add_argument("--pool", choices=("solo", "prefork"), default="solo")
+    parser.add_argument("--concurrency", type=int, default=2, help="prefork processes")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-threads", type=int, default=2)
+    parser.add_argument("--profile-runs", type=int, default=20, help="one-outlet commands")
+    parser.add_argument("--profile-bulk-runs", type=int, default=2, help="1,000-outlet commands")
+    parser.add_argument("--database", default="dcpower_bench", help="created and dropped")
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/13",
+        help="a Redis database of the benchmark's own: emptied before and after",
+    )
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        default=ROOT / "docs" / "performance.md",
+        help="Markdown file to write the results into (default: %(default)s)",
+    )
+    parser.add_argument("--no-docs", action="store_true", help="print only")
+    parser.add_argument("--django-helper", choices=("setup", "profile"), help=argparse.SUPPRESS)
+    parser.add_argument("--params", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.argv = argv
+    if not 1 <= args.pdus <= 250 * 50 or not 1 <= args.outlets <= 48:
+        parser.error("--pdus must be 1..12,500 and --outlets 1..48")
+    if args.samples < args.rounds or args.rounds < 1 or args.warmup < 0:
+        parser.error("--samples must be at least --rounds, which must be positive")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.database):
+        parser.error("--database: lower-case letters, digits and underscores")
+    if not re.fullmatch(r"redis://(127\.\d+\.\d+\.\d+|localhost)(:\d+)?/\d+", args.redis_url):
+        parser.error("--redis-url: a loopback Redis with a database number")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if args.django_helper:
+        return helper_main(args.django_helper, args.params)
+    # A SIGTERM to the benchmark unwinds through the finally below, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with tempfile.TemporaryDirectory(prefix="power-commands-") as tmp:
+        bench = Bench(Path(tmp), bench_env(args, Path(tmp)), args.database, args.redis_url)
+        try:
+            report = run(args, bench)
+        finally:
+            for name in ("gunicorn", "worker", "simulator"):
+                stop(bench.processes.get(name))
+            with contextlib.suppress(Exception):
+                drop_database(bench)
+            if bench.redis_used:
+                with contextlib.suppress(Exception):
+                    flush_redis(bench)
+    body = report.markdown()
+    print()
+    print(body)
+    if not args.no_docs:
+        write_docs(args.docs, body)
+        print(f"written to {args.docs} under {DOCS_HEADING!r}")
+    for check in report.checks():
+        print(f"{check.name}: {check.verdict()}")
+    return 0 if report.passed else 1
+
+
+def run(args, bench: Bench) -> Report:
+    ensure_gunicorn()
+    bench.redis_used = True
+    flush_redis(bench)
+    create_database(bench)
+    run_checked([PYTHON, "manage.py", "migrate", "--noinput"], bench, "migrate", 300)
+    start_simulator(args, bench)
+    print(f"fleet: {len(bench.pdus)} PDUs x {args.outlets} outlets", flush=True)
+    bench.inventory = django_helper(bench, "setup", {"pdus": bench.pdus}, 300)
+    celery_app = celery_client(args.redis_url)
+    start_worker(args, bench, celery_app)
+    start_server(args, bench)
+    print(f"gunicorn on 127.0.0.1:{bench.port}, worker {bench.worker_name}", flush=True)
+
+    outlets = bench.inventory["outlets"]
+    e2e_outlet = outlets[0][0]  # PDU 0, outlet 1
+    every_outlet = [o for pdu in outlets for o in pdu]
+    snmp = SnmpPart(bench.pdus[-1])
+    snmp_outlet = args.outlets  # the last PDU's last outlet
+    api = Api(bench.port, bench.inventory["token"])
+    try:
+        turn = {"e2e": 0, "snmp": 0, "bulk": 0}
+
+        def action(kind: str) -> str:
+            turn[kind] += 1
+            return "off" if turn[kind] % 2 else "on"
+
+        for _ in range(args.warmup):
+            e2e_once(api, e2e_outlet, action("e2e"), args)
+            drf_once(api)
+            celery_once(celery_app, bench.queue)
+            snmp.set_and_get(snmp_outlet, action("snmp"))
+        bulk_once(api, every_outlet, action("bulk"), args)
+        bulk_once(api, every_outlet, action("bulk"), args)
+        snmp.requests.clear()
+
+        e2e, drf, celery, snmp_s, executor_snmp, bulk = [], [], [], [], [], []
+        per_round = [args.samples // args.rounds] * args.rounds
+        per_round[-1] += args.samples - sum(per_round)
+        for number, n in enumerate(per_round, 1):
+            for _ in range(n):
+                e2e.append(e2e_once(api, e2e_outlet, action("e2e"), args))
+                drf.append(drf_once(api))
+                celery.append(celery_once(celery_app, bench.queue))
+                snmp_s.append(snmp.set_and_get(snmp_outlet, action("snmp")))
+                executor_snmp.append(snmp.executor_style(snmp_outlet, action("snmp")))
+            bulk.append(bulk_once(api, every_outlet, action("bulk"), args))
+            recent = [s.total_s for s in e2e[-n:]]
+            print(
+                f"round {number}: end to end p50 {ms(statistics.median(recent))} ms; parts p50 "
+                f"{ms(statistics.median(drf[-n:]))} + {ms(statistics.median(celery[-n:]))} + "
+                f"{ms(statistics.median(snmp_s[-n:]))} ms; 1,000 outlets "
+                f"{ms(bulk[-1].total_s)} ms",
+                flush=True,
+            )
+        failed = [s for s in e2e + bulk if not s.verified]
+        if failed:
+            raise RuntimeError(
+                f"{len(failed)} commands were not verified, e.g. #{failed[0].command} "
+                f"({failed[0].status})"
+            )
+        e2e_times = command_timestamps(bench, [s.command for s in e2e])
+        bulk_times = command_timestamps(bench, [s.command for s in bulk])
+        reconnects = api.reconnects
+        snmp_requests = {
+            kind: {k: n / args.samples for k, n in counts.items()}
+            for kind, counts in snmp.requests.items()
+        }
+    finally:
+        api.close()
+        snmp.close()
+
+    # Nothing else may run the profiled commands, nor share the cores with them.
+    for name in ("gunicorn", "worker"):
+        stop(bench.processes.get(name))
+    print("profiling the same work in one process", flush=True)
+    profile = django_helper(
+        bench,
+        "profile",
+        {
+            "token": bench.inventory["token"],
+            "single_outlet": outlets[1][0],
+            "single_runs": args.profile_runs,
+            "bulk_outlets": every_outlet,
+            "bulk_runs": args.profile_bulk_runs,
+        },
+        600,
+    )
+    return Report(
+        command=" ".join([".venv/bin/python bench/power_commands.py", *args.argv]),
+        args=args,
+        e2e=e2e,
+        e2e_times=e2e_times,
+        drf=drf,
+        celery=celery,
+        snmp=snmp_s,
+        executor_snmp=executor_snmp,
+        snmp_requests=snmp_requests,
+        bulk=bulk,
+        bulk_times=bulk_times,
+        profile=profile,
+        reconnects=reconnects,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
