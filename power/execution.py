@@ -100,7 +100,7 @@ async def _verify(
     last_error = ""
     while True:
         try:
-            states = {s.number: s.state for s in await driver.outlet_states()}
+            states = {s.number: s.state for s in await driver.outlet_states_of(numbers)}
             last.update({n: states.get(n, DeviceState.UNKNOWN) for n in numbers})
             last_error = ""
         except DriverError as exc:
@@ -208,7 +208,7 @@ async def _phase(
 async def _read_states(groups) -> dict[tuple[int, int], DeviceState]:
     async def on_pdu(pdu_id: int, driver: PduDriver, numbers: list[int]):
         try:
-            states = {s.number: s.state for s in await driver.outlet_states()}
+            states = {s.number: s.state for s in await driver.outlet_states_of(numbers)}
         except DriverError:
             return {}
         return {(pdu_id, n): states.get(n, DeviceState.UNKNOWN) for n in numbers}
@@ -306,26 +306,33 @@ def _run_steps(command, rows, drivers, loop, config) -> None:
         before = loop.run_until_complete(
             _read_states(_groups(fresh, drivers, {OutletStep.PENDING}))
         )
+        changed = []
         for key, state in before.items():
             row = by_key[key]
             row.state_before = state.value
             row.started_at = now
-            row.save(update_fields=["state_before", "started_at"])
+            changed.append(row)
+        PowerCommandOutlet.objects.bulk_update(changed, ["state_before", "started_at"])
 
     if command.action in (CommandAction.OFF, CommandAction.CYCLE):
         pending_off = _groups(rows, drivers, {OutletStep.PENDING, OutletStep.OFF_SENT})
         _mark(rows, pending_off, step=OutletStep.OFF_SENT)
         results = loop.run_until_complete(_phase(pending_off, SwitchAction.OFF, config))
+        concluded, halfway = [], []
         for key, result in results.items():
             row = by_key[key]
             row.attempts += 1
             row.state_after = (result.state or DeviceState.UNKNOWN).value
             if command.action == CommandAction.OFF:
-                _conclude(row, result)
+                concluded.append((row, result, ""))
             else:
                 row.step = OutletStep.OFF_VERIFIED if result.ok else OutletStep.OFF_SENT
                 row.error = "" if result.ok else f"off failed: {result.error}"
-                row.save(update_fields=["attempts", "state_after", "step", "error"])
+                halfway.append(row)
+        PowerCommandOutlet.objects.bulk_update(
+            halfway, ["attempts", "state_after", "step", "error"]
+        )
+        _conclude_all(concluded)
         _heartbeat(command)
         if command.action == CommandAction.CYCLE:
             # The off period starts when the last outlet is verified off.
@@ -345,12 +352,14 @@ def _run_steps(command, rows, drivers, loop, config) -> None:
             row.outlet.pdu_id: row.outlet.pdu.feed_id or f"pdu-{row.outlet.pdu_id}" for row in rows
         }
         results = loop.run_until_complete(_phase(pending_on, SwitchAction.ON, config, feeds))
+        concluded = []
         for key, result in results.items():
             row = by_key[key]
             row.attempts += 1
             row.state_after = (result.state or DeviceState.UNKNOWN).value
             off_error = row.error if command.action == CommandAction.CYCLE else ""
-            _conclude(row, result, earlier_error=off_error)
+            concluded.append((row, result, off_error))
+        _conclude_all(concluded)
         _heartbeat(command)
 
 
@@ -363,17 +372,25 @@ def _mark(rows, groups, *, step: str) -> None:
             row.step = step
 
 
-def _conclude(row: PowerCommandOutlet, result: OutletOutcomeData, earlier_error: str = ""):
-    ok = result.ok and not earlier_error
-    row.step = OutletStep.DONE
-    row.outcome = OutletOutcome.SUCCEEDED if ok else OutletOutcome.FAILED
-    row.error = "; ".join(e for e in (earlier_error, "" if result.ok else result.error) if e)
-    row.finished_at = timezone.now()
-    row.save(update_fields=["attempts", "state_after", "step", "outcome", "error", "finished_at"])
-    if result.state is not None:
-        Outlet.objects.filter(pk=row.outlet_id).update(
-            state=OutletState(result.state.value), state_seen_at=row.finished_at
-        )
+def _conclude_all(concluded: list[tuple[PowerCommandOutlet, OutletOutcomeData, str]]) -> None:
+    """Record each outlet's outcome and its verified state: a few statements per phase, not a
+    few per outlet (1,000 outlets made 3,000 statements)."""
+    now = timezone.now()
+    observed: dict[str, list[int]] = defaultdict(list)
+    for row, result, earlier_error in concluded:
+        ok = result.ok and not earlier_error
+        row.step = OutletStep.DONE
+        row.outcome = OutletOutcome.SUCCEEDED if ok else OutletOutcome.FAILED
+        row.error = "; ".join(e for e in (earlier_error, "" if result.ok else result.error) if e)
+        row.finished_at = now
+        if result.state is not None:
+            observed[result.state.value].append(row.outlet_id)
+    PowerCommandOutlet.objects.bulk_update(
+        [row for row, _, _ in concluded],
+        ["attempts", "state_after", "step", "outcome", "error", "finished_at"],
+    )
+    for state, outlet_ids in observed.items():
+        Outlet.objects.filter(pk__in=outlet_ids).update(state=OutletState(state), state_seen_at=now)
 
 
 def _fail_remaining(command, rows, error: str) -> None:

@@ -149,6 +149,13 @@ class PduDriver(abc.ABC):
 
         raise NoSuchOutlet(self.target.address, f"no outlet {number}", obj=f"outlet {number}")
 
+    async def outlet_states_of(self, numbers: list[int]) -> list[OutletStatus]:
+        """The states of some outlets (names may be None), in as few requests as the vendor
+        allows: what a caller polls while verifying a command. By default, from one round of
+        outlet_states()."""
+        wanted = set(numbers)
+        return [status for status in await self.outlet_states() if status.number in wanted]
+
     @abc.abstractmethod
     async def switch(self, outlets: list[int], action: SwitchAction) -> None:
         """Send the command for every outlet (in as few requests as the vendor allows). Returns

@@ -32,6 +32,7 @@ SYS_DESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)
 SYS_OBJECT_ID = (1, 3, 6, 1, 2, 1, 1, 2, 0)
 SYS_NAME = (1, 3, 6, 1, 2, 1, 1, 5, 0)
 MAX_OUTLETS_PER_SET = 20
+GET_STATES_MAX_OUTLETS = 12  # up to here one GET of the outlets' objects beats a table walk
 
 
 def _text(value) -> str | None:
@@ -151,6 +152,18 @@ class SnmpPduDriver(PduDriver):
         return OutletStatus(
             number=number, name=self._name(tables, number), state=self._state(tables, number)
         )
+
+    async def outlet_states_of(self, numbers: list[int]) -> list[OutletStatus]:
+        """A few outlets: one GET of their status (and pending) objects instead of walking the
+        whole table; many: the walk."""
+        if len(numbers) > GET_STATES_MAX_OUTLETS or self.profile.status is None:
+            return await super().outlet_states_of(numbers)
+        await self._prepare_index()
+        columns = [c for c in (self.profile.status, self.profile.pending) if c is not None]
+        indexes = {n: self._index(n) for n in numbers}
+        values = await self.client.get([c + indexes[n] for n in numbers for c in columns])
+        tables = {c: {indexes[n]: values[c + indexes[n]] for n in numbers} for c in columns}
+        return [OutletStatus(number=n, name=None, state=self._state(tables, n)) for n in numbers]
 
     # --- switching -----------------------------------------------------------------------
 
@@ -290,6 +303,10 @@ class RaritanPduDriver(SnmpPduDriver):
 
     async def outlet_states(self) -> list[OutletStatus]:
         return [self._as_status(r) for r in (await self.readings()).outlets]
+
+    async def outlet_states_of(self, numbers: list[int]) -> list[OutletStatus]:
+        # A unit without a switching table reads states from its sensors: one full round.
+        return await PduDriver.outlet_states_of(self, numbers)
 
     @staticmethod
     def _as_status(reading: OutletReadings) -> OutletStatus:
@@ -437,6 +454,11 @@ class ApcRpdu2Driver(SnmpPduDriver):
         if any(s.state in (OutletState.ON, OutletState.OFF) for s in states):
             self._rpdu2_status_seen = True
         return states or await self.legacy.outlet_states()
+
+    async def outlet_states_of(self, numbers: list[int]) -> list[OutletStatus]:
+        if self._rpdu2_status_seen:  # rPDU2's own table: one GET of the outlets' objects
+            return await super().outlet_states_of(numbers)
+        return await PduDriver.outlet_states_of(self, numbers)  # learns which table answers
 
     async def outlet_state(self, number: int) -> OutletStatus:
         try:
