@@ -1037,25 +1037,20 @@ class Report:
             + ", ".join(
                 f"{n:g} {k.removesuffix('_cmd').upper()}" for k, n in sorted(snmp_single.items())
             )
-            + " requests: it walks the PDU's whole state table (status, pending and name "
-            "columns of every outlet) for the state before and again to verify, where one GET "
-            "of the outlet's objects would do. The executor-style device work costs "
+            + " requests. The executor GETs the targeted outlets' status and pending objects "
+            "(up to 12 outlets per PDU; a walk above that), but a fresh APC rPDU2 driver walks "
+            "its status table once to learn which table generation answers (the state before). "
+            "The executor-style device work costs "
             f"{ms(statistics.median(self.executor_snmp))} ms against "
-            f"{ms(statistics.median(self.snmp))} ms for SET + GET. Change: for outlets that are "
-            "few on a PDU, read them with a GET of their status and pending objects "
-            "(`outlet_state`) before and after; when walking, read only the status and pending "
-            "columns (names are not needed to verify)."
+            f"{ms(statistics.median(self.snmp))} ms for SET + GET. Change: keep drivers (and "
+            "what they learned) per PDU in the worker process between commands."
         )
         out.append(
             f"- Worker DB writes. For 1,000 outlets `execute_command` issued "
             f"{b['run'].get('sql', 0):g} SQL statements ({ms(b['run'].get('sql_s', 0))} ms in "
-            f"the database driver; `Model.save()` is {shares['bulk']['save']:.0%} of the "
-            "profile): one UPDATE per outlet for its state before, one for its outcome and one "
-            "for the inventory outlet's last known state. Change: per phase, `bulk_update()` the "
-            "result rows and one UPDATE per resulting state for the outlets: a handful of "
-            "statements instead of ~3 per outlet, with the same recorded steps (every row of a "
-            f"phase is written after the phase anyway). One outlet: {s['run'].get('sql', 0):g} "
-            f"statements, {ms(s['run'].get('sql_s', 0))} ms."
+            "the database driver): results are written per phase with `bulk_update()` and one "
+            "UPDATE per observed state. One outlet: "
+            f"{s['run'].get('sql', 0):g} statements, {ms(s['run'].get('sql_s', 0))} ms."
         )
         out.append(
             f"- SNMP CPU. The 1,000 outlets' device work took {ms(b['run'].get('device_s', 0))} "
