@@ -1042,8 +1042,8 @@ class Report:
             "its status table once to learn which table generation answers (the state before). "
             "The executor-style device work costs "
             f"{ms(statistics.median(self.executor_snmp))} ms against "
-            f"{ms(statistics.median(self.snmp))} ms for SET + GET. Change: keep drivers (and "
-            "what they learned) per PDU in the worker process between commands."
+            f"{ms(statistics.median(self.snmp))} ms for SET + GET. Workers keep one driver per "
+            "PDU target between commands, so that walk happens once per PDU and process."
         )
         out.append(
             f"- Worker DB writes. For 1,000 outlets `execute_command` issued "

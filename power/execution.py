@@ -57,6 +57,12 @@ class ExecutionSettings:
 
 
 _loop: asyncio.AbstractEventLoop | None = None
+# Drivers kept for the process's life, by target (host, port, credentials, vendor: a changed
+# PDU is a new key): an "auto" PDU is identified once, a driver keeps what it learned about
+# its device (which APC table generation answers), and a Modbus driver keeps its connection.
+# Bounded: the oldest are closed and dropped past DRIVER_CACHE_SIZE.
+DRIVER_CACHE_SIZE = 2000
+_drivers: dict[object, PduDriver] = {}
 
 
 def device_loop() -> asyncio.AbstractEventLoop:
@@ -65,6 +71,17 @@ def device_loop() -> asyncio.AbstractEventLoop:
     if _loop is None or _loop.is_closed():
         _loop = asyncio.new_event_loop()
     return _loop
+
+
+def driver_for_process(target, loop: asyncio.AbstractEventLoop) -> PduDriver:
+    driver = _drivers.pop(target, None)  # re-inserted last: the dict is in LRU order
+    if driver is None:
+        driver = loop.run_until_complete(driver_for(target))
+        while len(_drivers) >= DRIVER_CACHE_SIZE:
+            oldest = next(iter(_drivers))
+            loop.run_until_complete(_drivers.pop(oldest).close())
+    _drivers[target] = driver
+    return driver
 
 
 @dataclass
@@ -276,13 +293,10 @@ def execute_command(
             pdu = row.outlet.pdu
             if pdu.pk not in drivers:
                 target = device_target_for_pdu(pdu, timeout_s=config.device_timeout_s)
-                drivers[pdu.pk] = loop.run_until_complete(driver_for(target))
+                drivers[pdu.pk] = driver_for_process(target, loop)
         _run_steps(command, rows, drivers, loop, config)
     except DriverError as exc:  # a PDU could not even be identified
         _fail_remaining(command, rows, str(exc))
-    finally:
-        for driver in drivers.values():
-            loop.run_until_complete(driver.close())
     return _finish(command)
 
 

@@ -304,3 +304,23 @@ def test_a_scheduled_command_is_queued_when_its_time_comes(dc, django_capture_on
     assert power_commands_enqueue_due() == []  # queued once
     command.refresh_from_db()
     assert command.enqueued_at is not None and command.status == CommandStatus.PENDING
+
+
+def test_workers_keep_one_driver_per_pdu_target_bounded(monkeypatch):
+    from power import execution
+    from power.drivers.base import DeviceTarget
+
+    monkeypatch.setattr(execution, "_drivers", {})
+    monkeypatch.setattr(execution, "DRIVER_CACHE_SIZE", 2)
+    loop = execution.device_loop()
+
+    def target(port, community="public"):
+        return DeviceTarget(
+            host="127.0.0.1", port=port, vendor="eaton_epdu", read_community=community
+        )
+
+    first = execution.driver_for_process(target(1001), loop)
+    assert execution.driver_for_process(target(1001), loop) is first  # kept and reused
+    assert execution.driver_for_process(target(1001, "other"), loop) is not first  # changed PDU
+    execution.driver_for_process(target(1002), loop)  # a third target evicts the oldest
+    assert list(execution._drivers) == [target(1001, "other"), target(1002)]
