@@ -293,8 +293,8 @@ class LoadGenerator(asyncio.DatagramProtocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
 
-    def error_received(self, exc) -> None:  # e.g. ICMP port unreachable: the sweeper retries
-        pass
+    def error_received(self, exc) -> None:
+        """ICMP port unreachable and the like: ignored, the sweeper resends lost requests."""
 
     def datagram_received(self, data: bytes, addr) -> None:
         try:

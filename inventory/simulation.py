@@ -31,7 +31,7 @@ SIMULATOR_PROFILES = {
 
 
 class UnsupportedPdu(ValueError):
-    pass
+    """A PDU whose vendor profile has no simulator yet (reported and skipped)."""
 
 
 def fleet_pdus(queryset: QuerySet[PDU] | None = None) -> QuerySet[PDU]:

@@ -202,7 +202,7 @@ def power_command_cancel(*, command: PowerCommand) -> PowerCommand:
 
 
 class LiveReadTimeout(Exception):
-    pass
+    """No worker of the PDU's site answered a live read in time."""
 
 
 def pdu_live_read(*, pdu) -> dict:

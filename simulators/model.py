@@ -43,7 +43,7 @@ class CommandRejected(Exception):
 
 
 class NoSuchOutlet(Exception):
-    pass
+    """The PDU has no outlet with that number."""
 
 
 class Action(enum.Enum):
