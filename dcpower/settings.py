@@ -222,6 +222,14 @@ if not CELERY_RESULT_BACKEND:
         (DATA_DIR / "results").mkdir(parents=True, exist_ok=True)
         CELERY_RESULT_BACKEND = f"file://{DATA_DIR / 'results'}"
 CELERY_RESULT_EXPIRES = 3600
+# Announcements between processes (a power command finished: requests waiting on it answer at
+# once): Redis pub/sub, the broker's Redis by default; empty means none (waiting requests read
+# the database instead, as with the embedded defaults).
+EVENTS_REDIS_URL = os.environ.get("EVENTS_REDIS_URL", "")
+if not EVENTS_REDIS_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    EVENTS_REDIS_URL = CELERY_BROKER_URL
+# The longest a request may ask to wait for a power command (Prefer: wait=N, ?wait=N).
+POWER_MAX_WAIT_S = float(os.environ.get("POWER_MAX_WAIT_S", "60"))
 POWER_LIVE_READ_TIMEOUT_S = float(os.environ.get("POWER_LIVE_READ_TIMEOUT_S", "15"))
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
