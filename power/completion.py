@@ -32,12 +32,15 @@ def channel(command_id: int) -> str:
     return f"{CHANNEL_PREFIX}{command_id}"
 
 
-@functools.cache
-def _redis():
-    """One client (and connection pool) per process, or None without Redis."""
+def _redis() -> redis.Redis | None:
+    """The process's client for ``EVENTS_REDIS_URL``, or None without one."""
     url = settings.EVENTS_REDIS_URL
-    if not url:
-        return None
+    return _client_for(url) if url else None
+
+
+@functools.cache
+def _client_for(url: str) -> redis.Redis:
+    # One client, with its connection pool, per URL and process.
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
 

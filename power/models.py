@@ -60,6 +60,13 @@ class PowerCommand(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} ({self.status})"
 
+    @property
+    def results(self):
+        """The per-outlet result rows: the ones at hand when this process has just created
+        them (``results_at_hand``), else the database's (prefetched if the query asked)."""
+        at_hand = self.__dict__.get("results_at_hand")
+        return at_hand if at_hand is not None else self.outlets.all()
+
 
 class PowerCommandOutlet(models.Model):
     command = models.ForeignKey(PowerCommand, on_delete=models.CASCADE, related_name="outlets")

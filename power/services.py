@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from power.blast_radius import BlastRadius, blast_radius, resolve_outlets
 from power.choices import CommandStatus
+from power.completion import announce_finished
 from power.guardrails import Refusal, guardrail_refusals
 from power.models import PowerCommand, PowerCommandOutlet
 
@@ -109,11 +110,12 @@ def power_command_request(
     refusals = guardrail_refusals(radius, reason=reason, force=force)
     if refusals:
         raise GuardrailRefused(radius, refusals)
+    site = outlets[0].pdu.rack.site
     try:
         with transaction.atomic():
             command = PowerCommand.objects.create(
                 action=action,
-                site_id=sites.pop(),
+                site=site,
                 requested_by=user,
                 reason=reason,
                 ticket=ticket,
@@ -122,12 +124,17 @@ def power_command_request(
                 targets=_targets(outlet_ids, host_ids, rack_ids),
                 blast_radius=radius_summary(radius),
                 not_before=not_before,
+                # Queued as soon as this commits (power_command_enqueue without a second write).
+                enqueued_at=None if not_before else timezone.now(),
             )
-            PowerCommandOutlet.objects.bulk_create(
-                PowerCommandOutlet(command=command, outlet=outlet) for outlet in outlets
+            rows = PowerCommandOutlet.objects.bulk_create(
+                PowerCommandOutlet(command=command, outlet=outlet)
+                for outlet in sorted(outlets, key=lambda outlet: outlet.pk)
             )
             if not_before is None:
-                transaction.on_commit(lambda: power_command_enqueue(command=command))
+                transaction.on_commit(
+                    lambda: power_command_enqueue(command=command, mark_enqueued=False)
+                )
     except IntegrityError:
         if idempotency_key:  # a concurrent request with the same key won the race
             existing = PowerCommand.objects.filter(
@@ -136,6 +143,7 @@ def power_command_request(
             if existing is not None:
                 return PowerRequestResult(radius=radius, command=existing, created=False)
         raise _busy(outlets) from None
+    command.results_at_hand = rows  # the answer needs no second read of what was just written
     return PowerRequestResult(radius=radius, command=command, created=True)
 
 
@@ -156,14 +164,15 @@ def _busy(outlets) -> OutletBusy:
     return OutletBusy(command, [f"{r.outlet.pdu.name}:{r.outlet.number}" for r in rows])
 
 
-def power_command_enqueue(*, command: PowerCommand) -> None:
+def power_command_enqueue(*, command: PowerCommand, mark_enqueued: bool = True) -> None:
     """Queue the command on its site's queue now. A scheduled command is not queued with an
     ETA: a broker holds such a message unacknowledged, and Redis hands it out again after its
     visibility timeout, so a long wait could run it twice. The beat task
     ``power_commands_enqueue_due`` queues it when its time comes instead."""
     from power.tasks import execute_power_command
 
-    PowerCommand.objects.filter(pk=command.pk).update(enqueued_at=timezone.now())
+    if mark_enqueued:
+        PowerCommand.objects.filter(pk=command.pk).update(enqueued_at=timezone.now())
     execute_power_command.apply_async(args=[command.pk], queue=site_queue(command.site_id))
 
 
@@ -198,6 +207,7 @@ def power_command_cancel(*, command: PowerCommand) -> PowerCommand:
         command.finished_at = timezone.now()
         command.save(update_fields=["status", "finished_at"])
         command.outlets.update(active=False, outcome="cancelled")
+        transaction.on_commit(lambda: announce_finished(command.pk, command.status))
     return command
 
 

@@ -94,7 +94,7 @@ class PowerCommandSerializer(serializers.ModelSerializer):
     site = BriefObjectField(view_name=f"{V}site-detail")
     requested_by = serializers.CharField(source="requested_by.username")
     blast_radius = BlastRadiusSerializer()
-    results = PowerCommandOutletSerializer(source="outlets", many=True)
+    results = PowerCommandOutletSerializer(many=True)
 
     class Meta:
         model = PowerCommand

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -12,14 +15,15 @@ from rest_framework.views import APIView
 
 from dcpower.api.viewsets import ModelResourceViewSet
 from inventory.models import PDU, Host, Outlet, Rack
-from power import services
+from power import completion, services
 from power.api.serializers import (
     BlastRadiusSerializer,
     PowerCommandSerializer,
     PowerRequestSerializer,
     ShortcutRequestSerializer,
 )
-from power.choices import CommandAction
+from power.blast_radius import UnknownTargets
+from power.choices import ACTIVE_COMMAND_STATUSES, CommandAction
 from power.filtersets import PowerCommandFilterSet
 from power.models import PowerCommand, PowerCommandOutlet
 
@@ -32,6 +36,56 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
+PREFER_HEADER = OpenApiParameter(
+    "Prefer",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="`wait=N` (RFC 7240, whole seconds, at most POWER_MAX_WAIT_S): answer when the "
+    "command has finished (201, with every outlet's verified outcome) or after N seconds "
+    "(202, still running).",
+)
+WAIT_PARAMETER = OpenApiParameter(
+    "wait",
+    float,
+    OpenApiParameter.QUERY,
+    required=False,
+    description="Seconds (at most POWER_MAX_WAIT_S) to wait for the command to finish before "
+    "answering; the answer shows it finished or as it stands then.",
+)
+
+
+def requested_wait_s(request) -> float | None:
+    """The ``wait`` preference of a ``Prefer`` header (RFC 7240), capped; None without one.
+    Other preferences are ignored, as the RFC asks; a malformed wait is a 400."""
+    for preference in request.headers.get("Prefer", "").split(","):
+        name, _, value = preference.split(";")[0].strip().partition("=")
+        if name.strip().lower() != "wait":
+            continue
+        value = value.strip().strip('"')
+        if not value.isdigit():
+            raise ValidationError(
+                {"Prefer": ["wait takes whole seconds (RFC 7240), e.g. 'Prefer: wait=10'."]}
+            )
+        return min(float(value), settings.POWER_MAX_WAIT_S)
+    return None
+
+
+def _query_wait_s(request) -> float | None:
+    raw = request.query_params.get("wait")
+    if raw is None:
+        return None
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= settings.POWER_MAX_WAIT_S:
+        raise ValidationError(
+            {"wait": [f"Seconds from 0 to {settings.POWER_MAX_WAIT_S:g}, e.g. wait=10."]}
+        )
+    return wait
+
+
 def _refusals(refusals) -> list[dict]:
     return [{"code": r.code, "message": r.message, "overridable": r.overridable} for r in refusals]
 
@@ -41,6 +95,7 @@ def power_request_response(request, **fields) -> Response:
     key = request.headers.get("Idempotency-Key") or None
     if key is not None and len(key) > 200:
         return Response({"Idempotency-Key": ["At most 200 characters."]}, status=400)
+    wait_s = requested_wait_s(request)
     dry_run = fields.pop("dry_run")
     try:
         result = services.power_command_request(
@@ -80,9 +135,20 @@ def power_request_response(request, **fields) -> Response:
                 "refusals": _refusals(refusals),
             }
         )
-    command = _with_results(result.command.pk)
+    command = result.command
+    headers = {}
+    answer = status.HTTP_202_ACCEPTED if result.created else status.HTTP_200_OK
+    if wait_s is not None and result.created and command.not_before is None:
+        headers["Preference-Applied"] = f"wait={wait_s:g}"
+        if completion.wait_until_finished(command.pk, wait_s):
+            answer = status.HTTP_201_CREATED
+        command = _with_results(command.pk)
+    elif not result.created:
+        command = _with_results(command.pk)
     data = PowerCommandSerializer(command, context={"request": request}).data
-    return Response(data, status=status.HTTP_202_ACCEPTED if result.created else status.HTTP_200_OK)
+    if answer == status.HTTP_201_CREATED:
+        headers["Location"] = data["url"]
+    return Response(data, status=answer, headers=headers)
 
 
 def _command_queryset():
@@ -112,10 +178,26 @@ class PowerCommandViewSet(
         ModelResourceViewSet.refuse_unknown_query_parameters(self, request)
         return super().list(request, *args, **kwargs)
 
+    @extend_schema(parameters=[WAIT_PARAMETER])
+    def retrieve(self, request, *args, **kwargs):
+        unknown = sorted(set(request.query_params) - {"wait", "format"})
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        wait_s = _query_wait_s(request)
+        command = self.get_object()
+        if wait_s and command.status in ACTIVE_COMMAND_STATUSES:
+            completion.wait_until_finished(command.pk, wait_s)
+            command = self.get_object()
+        return Response(self.get_serializer(command).data)
+
     @extend_schema(
         request=PowerRequestSerializer,
-        parameters=[IDEMPOTENCY_HEADER],
-        responses={202: PowerCommandSerializer, 200: PowerCommandSerializer},
+        parameters=[IDEMPOTENCY_HEADER, PREFER_HEADER],
+        responses={
+            202: PowerCommandSerializer,
+            201: PowerCommandSerializer,
+            200: PowerCommandSerializer,
+        },
     )
     def create(self, request):
         serializer = PowerRequestSerializer(data=request.data)
@@ -141,18 +223,22 @@ class PowerShortcutView(APIView):
 
     @extend_schema(
         request=ShortcutRequestSerializer,
-        parameters=[IDEMPOTENCY_HEADER],
-        responses={202: PowerCommandSerializer},
+        parameters=[IDEMPOTENCY_HEADER, PREFER_HEADER],
+        responses={202: PowerCommandSerializer, 201: PowerCommandSerializer},
     )
     def post(self, request, pk: int, power_action: str):
         if power_action not in CommandAction.values:
             return Response({"action": [f"One of {', '.join(CommandAction.values)}."]}, status=400)
-        get_object_or_404(self.target_model, pk=pk)
         serializer = ShortcutRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = {"outlets": [], "hosts": [], "racks": [], **serializer.validated_data}
         fields[self.target_field] = [pk]
-        return power_request_response(request, action=power_action, **fields)
+        try:
+            return power_request_response(request, action=power_action, **fields)
+        except UnknownTargets as exc:  # the target in the URL: not found, not a bad body
+            if self.target_field in exc.fields:
+                raise Http404(exc.message_dict[self.target_field][0]) from None
+            raise
 
 
 class HostPowerView(PowerShortcutView):

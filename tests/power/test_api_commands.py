@@ -6,6 +6,7 @@ is filterable at a fixed number of queries.
 No device is contacted here: the enqueue callback that ``transaction.on_commit`` registers is
 captured and never run (tests/power/test_worker_e2e.py runs commands on a real worker)."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from openapi_spec_validator import validate
 from inventory.models import Outlet
 from power.choices import CommandStatus, OutletOutcome
 from power.models import PowerCommand, PowerCommandOutlet
-from power.services import power_command_request
+from power.services import power_command_cancel, power_command_request
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -652,3 +653,111 @@ def test_an_idempotency_key_reused_for_another_request_is_refused(api, pdus):
     )
     assert response.status_code == 400
     assert "Already used for command" in response.data["Idempotency-Key"][0]
+
+
+# --- Waiting for the outcome (Prefer: wait, ?wait) -----------------------------------------
+# Here no worker runs, so a wait ends by its timeout; tests/power/test_worker_e2e.py shows a
+# waiting request answered with the verified outcome, and tests/power/test_completion.py the
+# announcement itself.
+
+
+@pytest.mark.parametrize("prefer", ["wait=soon", "wait=-1", "wait=1.5", "wait="])
+def test_a_malformed_wait_preference_is_refused_and_changes_nothing(api, dc, prefer):
+    response = post(api, {}, url=f"{API}/outlets/{outlet(dc['a'], 5).pk}/power/on/", Prefer=prefer)
+    assert response.status_code == 400
+    assert "RFC 7240" in response.data["Prefer"][0]
+    assert nothing_persisted()
+
+
+def test_other_preferences_are_ignored(api, dc):
+    response = post(
+        api, {}, url=f"{API}/outlets/{outlet(dc['a'], 5).pk}/power/on/", Prefer="respond-async"
+    )
+    assert response.status_code == 202
+    assert "Preference-Applied" not in response.headers
+
+
+def test_a_wait_that_expires_answers_202_with_the_command_as_it_stands(api, dc):
+    started = time.monotonic()
+    response = post(
+        api, {}, url=f"{API}/outlets/{outlet(dc['a'], 5).pk}/power/on/", Prefer="wait=1"
+    )
+    assert time.monotonic() - started >= 1.0
+    assert response.status_code == 202
+    assert response.headers["Preference-Applied"] == "wait=1"
+    assert response.data["status"] == CommandStatus.PENDING
+    assert "Location" not in response.headers
+
+
+def test_a_wait_is_capped(api, dc, settings):
+    settings.POWER_MAX_WAIT_S = 0
+    response = post(
+        api, {}, url=f"{API}/outlets/{outlet(dc['a'], 5).pk}/power/on/", Prefer="wait=3600"
+    )
+    assert response.status_code == 202
+    assert response.headers["Preference-Applied"] == "wait=0"
+
+
+def test_a_scheduled_command_is_not_waited_for(api, dc):
+    later = (timezone.now() + timedelta(hours=1)).isoformat()
+    response = post(
+        api,
+        {"action": "on", "outlets": [outlet(dc["a"], 5).pk], "not_before": later},
+        Prefer="wait=30",
+    )
+    assert response.status_code == 202
+    assert "Preference-Applied" not in response.headers
+
+
+def test_a_finished_command_is_answered_at_once_by_a_waiting_read(api, dc, admin_user):
+    command = power_command_request(
+        user=admin_user, action="on", outlet_ids=[outlet(dc["a"], 5).pk]
+    ).command
+    power_command_cancel(command=command)
+    started = time.monotonic()
+    response = api.get(f"{COMMANDS}{command.pk}/", {"wait": 30})
+    assert time.monotonic() - started < 5  # not the 30 s asked for: it has finished
+    assert response.status_code == 200
+    assert response.data["status"] == CommandStatus.CANCELLED
+
+
+def test_a_waiting_read_of_a_pending_command_times_out_with_its_state(api, dc, admin_user):
+    command = power_command_request(
+        user=admin_user, action="on", outlet_ids=[outlet(dc["a"], 5).pk]
+    ).command
+    response = api.get(f"{COMMANDS}{command.pk}/", {"wait": 0.3})
+    assert response.status_code == 200
+    assert response.data["status"] == CommandStatus.PENDING
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"wait": "soon"}, "wait"), ({"wait": -1}, "wait"), ({"wait": 61}, "wait"), ({"w": 1}, "w")],
+)
+def test_bad_detail_query_parameters_are_refused(api, dc, admin_user, params, field):
+    command = power_command_request(
+        user=admin_user, action="on", outlet_ids=[outlet(dc["a"], 5).pk]
+    ).command
+    response = api.get(f"{COMMANDS}{command.pk}/", params)
+    assert response.status_code == 400
+    assert list(response.data) == [field]
+
+
+def test_the_schema_documents_waiting(api):
+    paths = api.get(f"{API}/schema/?format=json").json()["paths"]
+    post_op = paths[COMMANDS]["post"]
+    assert "Prefer" in {p["name"] for p in post_op["parameters"]}
+    assert "201" in post_op["responses"]
+    assert "wait" in {p["name"] for p in paths[f"{COMMANDS}{{id}}/"]["get"]["parameters"]}
+
+
+def test_a_one_outlet_request_costs_a_fixed_few_queries(api, dc):
+    url = f"{API}/outlets/{outlet(dc['a'], 1).pk}/power/on/"  # web01's: a host to look at
+    with CaptureQueriesContext(connection) as queries:
+        response = post(api, {}, url=url)
+    assert response.status_code == 202
+    # outlet (with PDU, rack, site), hosts with their supplies (2), then in one transaction
+    # (a savepoint here) the command and its result row. The answer is built from what was
+    # written, not read back.
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert statements == ["SELECT", "SELECT", "SELECT", "SAVEPOINT", "INSERT", "INSERT", "RELEASE"]

@@ -324,3 +324,12 @@ def test_workers_keep_one_driver_per_pdu_target_bounded(monkeypatch):
     assert execution.driver_for_process(target(1001, "other"), loop) is not first  # changed PDU
     execution.driver_for_process(target(1002), loop)  # a third target evicts the oldest
     assert list(execution._drivers) == [target(1001, "other"), target(1002)]
+
+
+def test_a_one_outlet_command_costs_a_fixed_few_statements(dc, django_assert_num_queries):
+    command = request(dc, action="off", outlet_ids=[dc["pdus"]["A"].outlets.get(number=5).pk])
+    # Claim (one conditional UPDATE), the rows with their command and PDUs, the "sent" mark
+    # with the state before; then the outcome, the outlet's state and the command's end in
+    # one transaction (a savepoint here).
+    with django_assert_num_queries(8):
+        assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED

@@ -380,3 +380,36 @@ def test_a_killed_workers_command_is_redelivered_and_resumed(api, fleet, dc, sta
         assert row["outcome"] == OutletOutcome.SUCCEEDED and row["state_after"] == "on", row
     assert f"power command {command_id} finished: succeeded" in second.output()
     assert PowerCommand.objects.get(pk=command_id).claimed_by == stuck.claimed_by
+
+
+def test_a_waiting_request_is_answered_with_the_verified_outcome(
+    api, fleet, dc, start_worker, settings, monkeypatch, broker
+):
+    from power import completion
+
+    worker = start_worker(dc["site"])
+    settings.EVENTS_REDIS_URL = broker  # the workers announce on the broker's Redis
+    # The database is read again only every 30 s: the 201 below can only come from the
+    # worker's announcement, not from a recheck.
+    monkeypatch.setattr(completion, "RECHECK_S", 30.0)
+    response = api.post(
+        f"/api/v1/hosts/{dc['web'].pk}/power/cycle/",
+        {"reason": "end-to-end test"},
+        format="json",
+        headers={"Prefer": "wait=20"},
+    )
+    assert response.status_code == 201, (response.data, worker.output())
+    assert response.headers["Preference-Applied"] == "wait=20"
+    assert response.headers["Location"] == response.data["url"]
+    assert response.data["status"] == CommandStatus.SUCCEEDED
+    assert {(r["outcome"], r["state_after"]) for r in response.data["results"]} == {
+        (OutletOutcome.SUCCEEDED, "on")
+    }
+    assert relay_on(fleet, "A", 1) and relay_on(fleet, "B", 1)
+
+    # The same wait on a read: one GET answers when the command has finished.
+    command_id = request_power(api, dc, "off")
+    response = api.get(f"/api/v1/power/commands/{command_id}/", {"wait": 20})
+    assert response.status_code == 200
+    assert response.data["status"] == CommandStatus.SUCCEEDED, (response.data, worker.output())
+    assert not relay_on(fleet, "A", 1) and not relay_on(fleet, "B", 1)
