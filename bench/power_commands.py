@@ -19,13 +19,14 @@ What it does, all on loopback:
    (solo pool by default) on the site's queue, with POWER_POLL_INTERVAL_S=0.005 and
    POWER_POWER_ON_STAGGER_S=0.
 4. In interleaved rounds, side by side: one outlet switched end to end (POST
-   /api/v1/outlets/{id}/power/{off|on}/ with a reason and force, then GET
-   /api/v1/power/commands/{id}/ until the command is finished and its outlet verified); a
-   no-op DRF request (GET /api/v1/sites/?limit=1 with the same token); a no-op Celery task
-   round trip (a task that returns None, from a module the worker imports, its result read
-   from Redis); one SNMP SET and its verifying GET with our driver against one simulated PDU in
-   one long-lived event loop. Then 1,000 outlets (every outlet of the 50 PDUs) switched off or
-   on by one POST /api/v1/power/commands/, timed to the first GET that shows them verified.
+   /api/v1/outlets/{id}/power/{off|on}/ with a reason, force and ``Prefer: wait``, whose
+   answer carries the verified outcome; ``--completion poll`` GETs the command until it has
+   finished instead); a no-op DRF request (GET /api/v1/sites/?limit=1 with the same token); a
+   no-op Celery task round trip (a task that returns None, from a module the worker imports,
+   its result read from Redis); one SNMP SET and its verifying GET with our driver against one
+   simulated PDU in one long-lived event loop. Then 1,000 outlets (every outlet of the 50
+   PDUs) switched off or on by one POST /api/v1/power/commands/, timed to the answer that
+   shows them verified.
 5. Breaks the end-to-end time down from the commands' own timestamps (created, started,
    finished); stops the server and the worker, and profiles the same work in-process
    (``--django-helper profile``: the views through Django's test client and
@@ -363,7 +364,9 @@ class Api:
         self.conn: http.client.HTTPConnection | None = None
         self.reconnects = 0
 
-    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    def request(
+        self, method: str, path: str, body: dict | None = None, headers: dict | None = None
+    ) -> tuple[int, dict]:
         data = json.dumps(body).encode() if body is not None else None
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -371,7 +374,7 @@ class Api:
             self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.reconnects += 1
         try:
-            self.conn.request(method, path, body=data, headers=self.headers)
+            self.conn.request(method, path, body=data, headers={**self.headers, **(headers or {})})
             response = self.conn.getresponse()
             payload = response.read()
         except (OSError, http.client.HTTPException):
@@ -404,18 +407,21 @@ class CommandSample:
 
 
 def switch_and_wait(
-    api: Api, path: str, body: dict, wanted: str, poll_s: float, timeout_s: float
+    api: Api, path: str, body: dict, wanted: str, poll_s: float, timeout_s: float, *, wait: bool
 ) -> CommandSample:
+    """POST the command and read its outcome: with ``wait``, in the POST's own answer
+    (``Prefer: wait``, 201 once finished); else (or if the wait expired) by GETs."""
     start_wall = time.time()
     t0 = time.perf_counter()
-    status, answer = api.request("POST", path, body)
+    headers = {"Prefer": f"wait={int(timeout_s)}"} if wait else None
+    status, answer = api.request("POST", path, body, headers)
     post_s = time.perf_counter() - t0
-    if status != 202:
+    if status not in (201, 202):
         raise RuntimeError(f"POST {path} answered {status}: {str(answer)[:500]}")
     command = answer["id"]
     deadline = t0 + timeout_s
     polls = 0
-    while True:
+    while status != 201:
         status, answer = api.request("GET", f"/api/v1/power/commands/{command}/")
         polls += 1
         if status != 200:
@@ -441,6 +447,7 @@ def e2e_once(api: Api, outlet: int, action: str, args) -> CommandSample:
         action,
         args.client_poll_interval,
         timeout_s=15,
+        wait=args.completion == "wait",
     )
 
 
@@ -452,6 +459,7 @@ def bulk_once(api: Api, outlets: list[int], action: str, args) -> CommandSample:
         action,
         args.bulk_poll_interval,
         timeout_s=60,
+        wait=args.completion == "wait",
     )
 
 
@@ -621,7 +629,7 @@ def helper_profile(params: dict) -> dict:
     from power import execution, services
     from power.drivers.snmp import client as snmp_client
 
-    services.power_command_enqueue = lambda *, command: None  # executed below instead
+    services.power_command_enqueue = lambda **_: None  # executed below instead
     stats: Counter = Counter()
 
     def sql(execute, query, query_params, many, context):
@@ -873,7 +881,7 @@ class Report:
             "| measurement | samples | p50 (ms) | p99 (ms) | target | result |",
             "| --- | --- | --- | --- | --- | --- |",
             row(
-                "one outlet end to end: POST → GET showing it verified",
+                "one outlet end to end: POST → answer showing it verified",
                 self.e2e_s,
                 f"p50 ≤ {E2E_P50_MS:g} ms, p99 ≤ {E2E_P99_MS:g} ms",
                 f"p50 {word[p50.ok]}, p99 {word[p99.ok]}",
@@ -888,7 +896,7 @@ class Report:
                 "(state walk + SET + state walk)",
                 self.executor_snmp,
             ),
-            f"| 1,000 outlets on 50 PDUs, one command: POST → GET showing all verified | "
+            f"| 1,000 outlets on 50 PDUs, one command: POST → answer showing all verified | "
             f"{len(bulk)} | {ms(statistics.median(bulk))} (min {ms(min(bulk))}, max "
             f"{ms(max(bulk))}) | | ≤ {BULK_S * 1000:g} ms | {word[bulk_check.ok]} |",
             f"| same, from the command's `created` to its `finished_at` | {len(bulk)} | "
@@ -926,10 +934,17 @@ class Report:
             f"- Worker: `celery -A dcpower worker --pool {a.pool}` on the site's queue, "
             f"POWER_POLL_INTERVAL_S={a.device_poll_interval:g}, POWER_POWER_ON_STAGGER_S=0.",
             "- End to end: POST /api/v1/outlets/{id}/power/{off|on}/ (alternating, a reason and "
-            "force), then GET /api/v1/power/commands/{id}/ every "
-            f"{a.client_poll_interval * 1000:g} ms until the command is finished; a sample "
-            "counts only when that GET shows it succeeded with the outlet's `state_after` as "
-            f"asked (the command and result rows are written as always). {a.warmup} warm-up "
+            "force), "
+            + (
+                "with `Prefer: wait=15`: the POST's own answer (201) carries the finished "
+                "command with its verified outcome"
+                if a.completion == "wait"
+                else "then GET /api/v1/power/commands/{id}/ every "
+                f"{a.client_poll_interval * 1000:g} ms until the command is finished"
+            )
+            + "; a sample counts only when that answer shows it succeeded with the outlet's "
+            "`state_after` as asked (the command and result rows are written as always). "
+            f"{a.warmup} warm-up "
             f"commands, then {len(self.e2e)} measured in {a.rounds} rounds, each sample "
             "followed by one sample of each part (interleaved, so they share the machine's "
             "noise).",
@@ -944,9 +959,13 @@ class Report:
             f"{requests.get('executor_style', '')}).",
             f"- 1,000 outlets: POST /api/v1/power/commands/ with every outlet of the {a.pdus} "
             f"PDUs, off and on in turn, {len(self.bulk)} commands (one at the end of each "
-            f"round, after two warm-up commands), GET of the command every "
-            f"{a.bulk_poll_interval * 1000:g} ms until it is finished with every outlet "
-            "verified.",
+            "round, after two warm-up commands), "
+            + (
+                "with `Prefer: wait=60`, until the answer shows every outlet verified."
+                if a.completion == "wait"
+                else f"GET of the command every {a.bulk_poll_interval * 1000:g} ms until it is "
+                "finished with every outlet verified."
+            ),
             "- p99 is interpolated between the closest ranks of the pooled samples.",
             "",
             "Where the time goes (medians; stages from each command's `created`, `started_at` "
@@ -960,7 +979,7 @@ class Report:
             f"the executor's claim) | {ms(e2e_b['queue'])} | {ms(bulk_b['queue'])} |",
             f"| worker: started → finished (device work and its DB writes) | "
             f"{ms(e2e_b['run'])} | {ms(bulk_b['run'])} |",
-            f"| finished → client's GET shows it (polling) | {ms(e2e_b['seen'])} "
+            f"| finished → the client has the outcome | {ms(e2e_b['seen'])} "
             f"| {ms(bulk_b['seen'])} |",
             f"| for reference: the POST's round trip; GETs per command | {ms(e2e_b['post'])}; "
             f"{e2e_b['polls']:g} | {ms(bulk_b['post'])}; {bulk_b['polls']:g} |",
@@ -1033,60 +1052,56 @@ class Report:
         snmp_single = {k[5:]: v for k, v in s["run"].items() if k.startswith("snmp_")}
         bulk_requests = sum(v for k, v in b["run"].items() if k.startswith("snmp_"))
         out.append(
-            "- Device reads. For one outlet `execute_command` made "
+            "- Device work. For one outlet `execute_command` made "
             + ", ".join(
                 f"{n:g} {k.removesuffix('_cmd').upper()}" for k, n in sorted(snmp_single.items())
             )
-            + " requests. The executor GETs the targeted outlets' status and pending objects "
-            "(up to 12 outlets per PDU; a walk above that), but a fresh APC rPDU2 driver walks "
-            "its status table once to learn which table generation answers (the state before). "
-            "The executor-style device work costs "
-            f"{ms(statistics.median(self.executor_snmp))} ms against "
-            f"{ms(statistics.median(self.snmp))} ms for SET + GET. Workers keep one driver per "
-            "PDU target between commands, so that walk happens once per PDU and process."
+            + " requests (the state before, the switch, the verifying read; each worker keeps "
+            "one driver per PDU, so table discovery happens once per PDU and process): "
+            f"{ms(s['run'].get('device_s', 0))} ms in the profile, against "
+            f"{ms(statistics.median(self.snmp))} ms for the SET + GET part alone."
         )
         out.append(
-            f"- Worker DB writes. For 1,000 outlets `execute_command` issued "
-            f"{b['run'].get('sql', 0):g} SQL statements ({ms(b['run'].get('sql_s', 0))} ms in "
-            "the database driver): results are written per phase with `bulk_update()` and one "
-            "UPDATE per observed state. One outlet: "
-            f"{s['run'].get('sql', 0):g} statements, {ms(s['run'].get('sql_s', 0))} ms."
+            f"- Worker database work. One outlet: {s['run'].get('sql', 0):g} statements "
+            f"({ms(s['run'].get('sql_s', 0))} ms in the database driver); 1,000 outlets: "
+            f"{b['run'].get('sql', 0):g} ({ms(b['run'].get('sql_s', 0))} ms). Progress is "
+            "written with one statement per distinct set of values, the end in one transaction; "
+            "what remains is the ORM's Python (building queries, loading the rows with their "
+            "outlets and PDUs)."
         )
         out.append(
             f"- SNMP CPU. The 1,000 outlets' device work took {ms(b['run'].get('device_s', 0))} "
             f"ms for {bulk_requests:g} requests in the worker's one event loop, and it is "
             f"CPU-bound: waiting is {shares['bulk']['wait']:.0%} of the profile, decoding "
             f"responses {shares['bulk']['decode']:.0%} and building requests "
-            f"{shares['bulk']['make_varbinds']:.0%}. Changes: fewer varbinds (above), requests "
-            "built and parsed below pysnmp's hlapi (pre-built PDUs through its proto API, no "
-            "MIB view), and a command's PDUs spread over the worker's processes (one subtask "
-            "per group of PDUs on a prefork pool) where cores are free."
+            f"{shares['bulk']['make_varbinds']:.0%} (var-binds are resolved against the MIB "
+            "view once and reused). Left: parsing responses below pysnmp's hlapi and pyasn1 "
+            "(the decoder is most of the cost), and a command's PDUs spread over a prefork "
+            "pool's processes (one subtask per group of PDUs) where cores are free; this "
+            "machine has 2, shared with the web server, the simulators and PostgreSQL."
         )
         out.append(
             f"- API. In-process, the POST view takes {ms(s['post']['total_s'])} ms for one "
             f"outlet and {ms(b['post']['total_s'])} ms for 1,000 ({b['post'].get('sql', 0):g} "
             f"SQL statements, {ms(b['post'].get('sql_s', 0))} ms: the rest is resolving the "
             "targets, the blast radius and DRF serialising the command with its per-outlet "
-            f"results); every detail GET {ms(s['get']['total_s'])} ms / "
-            f"{ms(b['get']['total_s'])} ms. Changes: a light status read for polling (e.g. "
-            "`?fields=status`, or a status action that skips the results and blast radius) and, "
-            "for large commands, a 202 answer without the per-outlet results."
+            f"results); the detail GET {ms(s['get']['total_s'])} ms / "
+            f"{ms(b['get']['total_s'])} ms, which a waiting POST pays once more to answer "
+            "with the outcome. Left: a serialiser without DRF's per-field machinery for the "
+            "per-outlet results, and for large commands an answer without them."
         )
         out.append(
-            f"- Completion. The client learns the outcome by polling: {ms(e2e_b['seen'])} ms "
-            f"(one outlet) and {ms(bulk_b['seen'])} ms (1,000 outlets) median between "
-            "`finished_at` and the GET that shows it, and the polls load the 2 cores that the "
-            "worker needs. Change: a waiting read (`GET …/{id}/?wait=…` answered when the "
-            "worker publishes the command's end on Redis pub/sub or PostgreSQL NOTIFY)."
+            f"- Completion. Between `finished_at` and the client holding the outcome: "
+            f"{ms(e2e_b['seen'])} ms (one outlet) and {ms(bulk_b['seen'])} ms (1,000 outlets), "
+            "median: the commit, the announcement on Redis pub/sub, the waiting request "
+            "reading the command back and serialising it."
         )
         queue_ms = e2e_b["queue"] * 1000
         out.append(
             f"- Dispatch. {queue_ms:.1f} ms from the command's INSERT to the worker's start "
             f"against a {ms(statistics.median(self.celery))} ms no-op task round trip: on top "
-            "of Celery's own round trip come the request's remaining statements and commit, the "
-            "publish in `on_commit` and the executor's claim transaction, on 2 cores shared with "
-            "the request still serialising its answer. Smaller requests and answers (above) "
-            "shorten it; the queueing itself is not where the time goes."
+            "of Celery's own round trip come the request's commit, the publish in `on_commit` "
+            "and the executor's claim."
         )
         return out
 
@@ -1137,6 +1152,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=float,
         default=0.005,
         help="the worker's POWER_POLL_INTERVAL_S (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--completion",
+        choices=("wait", "poll"),
+        default="wait",
+        help="learn the outcome from the POST's answer (Prefer: wait) or by GET polling "
+        "(default: %(default)s)",
     )
     parser.add_argument("--pool", choices=("solo", "prefork"), default="solo")
     parser.add_argument("--concurrency", type=int, default=2, help="prefork processes")

@@ -766,3 +766,33 @@ def test_modbus_address_base_is_the_profiles_unless_overridden(fleet):
         time.sleep(POLL_INTERVAL_S)
     truth = truth_outlets(fleet, case)
     assert [truth[n]["on"] for n in range(1, 7)] == [True, False, True, False, True, True]
+
+
+def test_resolved_var_binds_are_reused_and_bounded(fleet, monkeypatch):
+    """Requests reuse var-binds already resolved against the engine's MIB view (resolving
+    cost more than encoding), keyed by OID and value, so an on and an off never mix; the
+    cache is bounded."""
+    from power.drivers.snmp import client as snmp_client
+
+    case = next(c for c in CASES if c.vendor == "apc_rpdu2")
+
+    async def scenario(driver):
+        cache = snmp_client.engine_for_running_loop().cache
+        await driver.switch([1, 2], SwitchAction.OFF)
+        first = dict(cache[snmp_client._RESOLVED_KEY])
+        await driver.switch([1, 2], SwitchAction.OFF)
+        again = cache[snmp_client._RESOLVED_KEY]
+        assert all(again[key] is first[key] for key in first)  # the same objects, reused
+        await driver.switch([1], SwitchAction.ON)
+        for _ in range(200):  # the simulated relays take their time (bounded wait)
+            states = {s.number: s.state for s in await driver.outlet_states_of([1, 2, 3])}
+            if OutletState.PENDING not in states.values():
+                break
+            await asyncio.sleep(0.02)
+        assert states == {1: OutletState.ON, 2: OutletState.OFF, 3: OutletState.ON}
+        monkeypatch.setattr(snmp_client, "RESOLVED_VARBINDS_MAX", 4)
+        await driver.outlet_states_of(list(range(1, 9)))
+        assert 0 < len(cache[snmp_client._RESOLVED_KEY]) <= 4  # cleared when full
+
+    run(closing(driver_for_vendor(target(fleet, case), case.vendor), scenario))
+    assert not fleet.ground_truth(case.name)["outlets"][1]["on"]  # outlet 2 is off on the device

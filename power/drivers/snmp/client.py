@@ -28,6 +28,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     set_cmd,
 )
 from pysnmp.hlapi.v3arch.asyncio import auth as usm
+from pysnmp.hlapi.varbinds import CommandGeneratorVarBinds
 from pysnmp.proto import errind, rfc1905
 
 from power.drivers.base import DeviceTarget
@@ -97,6 +98,26 @@ def close_engine_for_running_loop() -> None:
         engine.close_dispatcher()
 
 
+# pysnmp's hlapi resolves every var-bind of every request against the engine's MIB view (even
+# with lookupMib=False), which cost more than encoding it; an ObjectType already resolved is
+# passed through. Resolved var-binds are kept per engine, by OID and value (bounded).
+RESOLVED_VARBINDS_MAX = 100_000
+_RESOLVED_KEY = "dcpower.resolved_varbinds"
+
+
+def _resolved(engine: SnmpEngine, oid: Oid, value: int | None = None) -> ObjectType:
+    cache = engine.cache.setdefault(_RESOLVED_KEY, {})
+    var_bind = cache.get((oid, value))
+    if var_bind is None:
+        if len(cache) >= RESOLVED_VARBINDS_MAX:
+            cache.clear()
+        identity = ObjectIdentity(oid_str(oid))
+        var_bind = ObjectType(identity) if value is None else ObjectType(identity, Integer(value))
+        controller = CommandGeneratorVarBinds.get_mib_view_controller(engine.cache)
+        var_bind = cache[(oid, value)] = var_bind.resolve_with_mib(controller)
+    return var_bind
+
+
 def oid_str(oid: Oid) -> str:
     return ".".join(str(part) for part in oid)
 
@@ -136,9 +157,8 @@ class SnmpClient:
         result: dict[Oid, object] = {}
         for start in range(0, len(oids), MAX_OIDS_PER_GET):
             chunk = oids[start : start + MAX_OIDS_PER_GET]
-            var_binds = await self._request(
-                get_cmd, [ObjectType(ObjectIdentity(oid_str(o))) for o in chunk]
-            )
+            engine = engine_for_running_loop()
+            var_binds = await self._request(get_cmd, [_resolved(engine, o) for o in chunk])
             for oid, value in zip(chunk, var_binds, strict=True):
                 result[oid] = _python(value[1])
         return result
@@ -148,10 +168,9 @@ class SnmpClient:
         refuses multi-varbind SETs). A SET answered with noSuchObject/noSuchInstance in place of
         a value and no error status changed nothing, and is no success: snmpsim answers so for
         an absent row (an rPDU2 outlet of librenms__apc_ap8959eu3, an outlet past the end)."""
+        engine = engine_for_running_loop()
         result = await self._request(
-            set_cmd,
-            [ObjectType(ObjectIdentity(oid_str(oid)), Integer(value)) for oid, value in pairs],
-            write=True,
+            set_cmd, [_resolved(engine, oid, value) for oid, value in pairs], write=True
         )
         for name, value in result:
             if _end_of_view(value):
