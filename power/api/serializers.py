@@ -3,11 +3,12 @@ command with its per-outlet results."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dcpower.api.fields import BriefObjectField
-from power.choices import CommandAction
-from power.models import PowerCommand, PowerCommandOutlet
+from inventory.choices import OutletState
+from power.choices import CommandAction, CommandStatus, OutletOutcome, OutletStep
 
 V = "api-v1:"
 
@@ -71,51 +72,53 @@ class BlastRadiusSerializer(serializers.Serializer):
     locked_outlets = BriefOutletSerializer(many=True)
 
 
-class PowerCommandOutletSerializer(serializers.ModelSerializer):
+# The command and its results are read far more often than written (a waiting request reads
+# one back to answer): plain serializers with declared fields, so DRF does not rebuild the
+# fields from the model for every answer, and the blast radius, stored as JSON in the shape of
+# BlastRadiusSerializer, passes through as it is.
+
+
+class PowerCommandOutletSerializer(serializers.Serializer):
     outlet = BriefObjectField(view_name=f"{V}outlet-detail", extra=("number",))
-
-    class Meta:
-        model = PowerCommandOutlet
-        fields = [
-            "outlet",
-            "outcome",
-            "step",
-            "state_before",
-            "state_after",
-            "attempts",
-            "error",
-            "started_at",
-            "finished_at",
-        ]
+    outcome = serializers.ChoiceField(choices=OutletOutcome.choices, read_only=True)
+    step = serializers.ChoiceField(choices=OutletStep.choices, read_only=True)
+    state_before = serializers.ChoiceField(
+        choices=OutletState.choices, read_only=True, allow_blank=True
+    )
+    state_after = serializers.ChoiceField(
+        choices=OutletState.choices, read_only=True, allow_blank=True
+    )
+    attempts = serializers.IntegerField(read_only=True)
+    error = serializers.CharField(read_only=True)
+    started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
-class PowerCommandSerializer(serializers.ModelSerializer):
+@extend_schema_field(BlastRadiusSerializer)
+class StoredBlastRadiusField(serializers.JSONField):
+    """The blast radius as judged when the command was accepted (a dict in the shape of
+    BlastRadiusSerializer, written by power.services.radius_summary)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+
+class PowerCommandSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
     url = serializers.HyperlinkedIdentityField(view_name=f"{V}powercommand-detail")
+    action = serializers.ChoiceField(choices=CommandAction.choices, read_only=True)
+    status = serializers.ChoiceField(choices=CommandStatus.choices, read_only=True)
     site = BriefObjectField(view_name=f"{V}site-detail")
-    requested_by = serializers.CharField(source="requested_by.username")
-    blast_radius = BlastRadiusSerializer()
-    results = PowerCommandOutletSerializer(many=True)
-
-    class Meta:
-        model = PowerCommand
-        fields = [
-            "id",
-            "url",
-            "action",
-            "status",
-            "site",
-            "requested_by",
-            "reason",
-            "ticket",
-            "force",
-            "idempotency_key",
-            "targets",
-            "not_before",
-            "created",
-            "started_at",
-            "finished_at",
-            "error",
-            "blast_radius",
-            "results",
-        ]
-        read_only_fields = fields
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True)
+    reason = serializers.CharField(read_only=True)
+    ticket = serializers.CharField(read_only=True)
+    force = serializers.BooleanField(read_only=True)
+    idempotency_key = serializers.CharField(read_only=True, allow_null=True)
+    targets = serializers.JSONField(read_only=True)
+    not_before = serializers.DateTimeField(read_only=True, allow_null=True)
+    created = serializers.DateTimeField(read_only=True)
+    started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    error = serializers.CharField(read_only=True)
+    blast_radius = StoredBlastRadiusField()
+    results = PowerCommandOutletSerializer(many=True, read_only=True)
