@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "dcpower",
     "inventory",
     "power",
+    "telemetry",
 ]
 
 MIDDLEWARE = [
@@ -246,6 +247,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "power.tasks.recover_stale_power_commands",
         "schedule": 60.0,
     },
+    "schedule-telemetry-polls": {
+        "task": "telemetry.tasks.schedule_polls",
+        "schedule": 5.0,
+    },
 }
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 
@@ -262,6 +267,12 @@ POWER_EXECUTION = {
     )
     if os.environ.get(f"POWER_{key.upper()}")
 }
+
+# Telemetry (telemetry/): how often every PDU is polled (sites and PDUs may override it),
+# each PDU's time budget within a poll round, and the per-request device timeout.
+TELEMETRY_POLL_INTERVAL_S = int(os.environ.get("TELEMETRY_POLL_INTERVAL_S", "30"))
+TELEMETRY_POLL_BUDGET_S = float(os.environ.get("TELEMETRY_POLL_BUDGET_S", "10"))
+TELEMETRY_DEVICE_TIMEOUT_S = float(os.environ.get("TELEMETRY_DEVICE_TIMEOUT_S", "2"))
 
 # --- Logging --------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html, format_html_join
 
@@ -91,17 +92,23 @@ class RackAdmin(admin.ModelAdmin):
         "capacity",
         "allocated",
         "utilization",
+        "measured",
     ]
-    list_filter = ["site", "status", "room"]
+    list_filter = [
+        "site",
+        "status",
+        "room",
+        ("telemetry__over_budget", admin.BooleanFieldListFilter),
+    ]
     search_fields = ["name", "room", "row", "serial", "asset_tag"]
-    list_select_related = ["site"]
-    readonly_fields = ["power_summary"]
+    list_select_related = ["site", "telemetry"]
+    readonly_fields = ["power_summary", "measured"]
     inlines = [PDUInline, HostInline]
     fieldsets = [
         (None, {"fields": ["site", "name", "status", "u_height"]}),
         ("Location", {"fields": ["room", "row"]}),
         ("Asset", {"fields": ["serial", "asset_tag", "description"]}),
-        ("Power", {"fields": ["power_summary"]}),
+        ("Power", {"fields": ["power_summary", "measured"]}),
     ]
 
     def get_inlines(self, request, obj):
@@ -130,6 +137,23 @@ class RackAdmin(admin.ModelAdmin):
     def utilization(self, rack):
         value = self._power(rack).utilization_percent
         return "—" if value is None else f"{value:.0f} %"
+
+    @admin.display(description="Measured now", ordering="telemetry__power_w")
+    def measured(self, rack):
+        status = getattr(rack, "telemetry", None)
+        if status is None or status.power_w is None:
+            return "—"
+        flags = [
+            label
+            for flag, label in (
+                (status.over_budget, "OVER BUDGET"),
+                (status.failover_overload, "overload on failover"),
+            )
+            if flag
+        ]
+        share = f" ({100 * status.power_w / status.capacity_w:.0f} %)" if status.capacity_w else ""
+        warning = f": {', '.join(flags)}" if flags else ""
+        return f"{_watts(round(status.power_w))}{share}{warning}"
 
     @admin.display(description="Power budget")
     def power_summary(self, rack):
@@ -215,10 +239,19 @@ class PDUAdmin(admin.ModelAdmin):
         "management_host",
         "outlet_count",
         "feed",
+        "reachability",
+        "measured_power",
     ]
-    list_filter = ["rack__site", "vendor_profile", "protocol", "feed__side"]
+    list_filter = [
+        "rack__site",
+        "vendor_profile",
+        "protocol",
+        "feed__side",
+        ("telemetry__up", admin.BooleanFieldListFilter),
+    ]
     search_fields = ["name", "management_host", "serial", "asset_tag"]
-    list_select_related = ["rack__site", "feed"]
+    list_select_related = ["rack__site", "feed", "telemetry"]
+    readonly_fields = ["reachability", "measured_power", "last_error"]
     autocomplete_fields = ["rack", "feed"]
     inlines = [OutletInline]
     fieldsets = [
@@ -246,11 +279,38 @@ class PDUAdmin(admin.ModelAdmin):
         ),
         ("Modbus TCP", {"fields": ["modbus_unit_id", "modbus_address_base"]}),
         ("Asset", {"fields": ["serial", "asset_tag", "description"]}),
+        (
+            "Telemetry",
+            {"fields": ["poll_interval_s", "reachability", "measured_power", "last_error"]},
+        ),
     ]
 
     @admin.display(description="Site", ordering="rack__site__name")
     def site(self, pdu):
         return pdu.rack.site
+
+    @admin.display(description="Reachable", ordering="telemetry__up")
+    def reachability(self, pdu):
+        status = getattr(pdu, "telemetry", None)
+        if status is None or status.up is None:
+            return "not polled yet"
+        if status.up:
+            return f"up (polled {naturaltime(status.last_poll_at)})"
+        return f"DOWN since {naturaltime(status.down_since)}"
+
+    @admin.display(description="Power now", ordering="telemetry__power_w")
+    def measured_power(self, pdu):
+        status = getattr(pdu, "telemetry", None)
+        if status is None or status.power_w is None:
+            return "—"
+        return f"{_watts(round(status.power_w))} at {status.readings_at:%Y-%m-%d %H:%M:%S}"
+
+    @admin.display(description="Last error")
+    def last_error(self, pdu):
+        status = getattr(pdu, "telemetry", None)
+        if status is None or not status.last_error:
+            return "—"
+        return f"{status.last_error} ({naturaltime(status.last_error_at)})"
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -56,6 +56,28 @@ def announce_finished(command_id: int, status: str) -> None:
         logger.warning("could not announce power command %s finished", command_id, exc_info=True)
 
 
+def command_finished(command, status: str, pdu_ids: list[int]) -> None:
+    """After the commit that finished (or cancelled) a command: wake the requests waiting on
+    it, and tell whoever listens (power.signals.power_command_finished)."""
+    from power.signals import power_command_finished
+
+    announce_finished(command.pk, status)
+    for receiver, result in power_command_finished.send_robust(
+        sender=type(command),
+        command_id=command.pk,
+        status=status,
+        site_id=command.site_id,
+        pdu_ids=pdu_ids,
+    ):
+        if isinstance(result, Exception):
+            logger.error(
+                "%s failed for finished power command %s",
+                getattr(receiver, "__qualname__", receiver),
+                command.pk,
+                exc_info=result,
+            )
+
+
 def _is_finished(command_id: int) -> bool:
     from power.models import PowerCommand
 

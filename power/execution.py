@@ -31,7 +31,7 @@ from django.utils import timezone
 from inventory.choices import OutletState
 from inventory.models import Outlet
 from power.choices import CommandAction, CommandStatus, OutletOutcome, OutletStep
-from power.completion import announce_finished
+from power.completion import command_finished
 from power.drivers.base import OutletState as DeviceState
 from power.drivers.base import PduDriver, SwitchAction
 from power.drivers.errors import DeviceTimeout, DriverError
@@ -77,12 +77,17 @@ def device_loop() -> asyncio.AbstractEventLoop:
 
 
 def driver_for_process(target, loop: asyncio.AbstractEventLoop) -> PduDriver:
+    return loop.run_until_complete(driver_for_target(target))
+
+
+async def driver_for_target(target) -> PduDriver:
+    """The process's driver for ``target``, created (an "auto" PDU identified) on first use.
+    For code running in ``device_loop()``: telemetry's poll rounds, the executor."""
     driver = _drivers.pop(target, None)  # re-inserted last: the dict is in LRU order
     if driver is None:
-        driver = loop.run_until_complete(driver_for(target))
+        driver = await driver_for(target)
         while len(_drivers) >= DRIVER_CACHE_SIZE:
-            oldest = next(iter(_drivers))
-            loop.run_until_complete(_drivers.pop(oldest).close())
+            await _drivers.pop(next(iter(_drivers))).close()
     _drivers[target] = driver
     return driver
 
@@ -445,7 +450,8 @@ def _finish(command: PowerCommand, rows: list[PowerCommandOutlet], concluded: Co
                 state=OutletState(state), state_seen_at=now
             )
         PowerCommand.objects.filter(pk=command.pk).update(status=status, finished_at=now)
-        transaction.on_commit(lambda: announce_finished(command.pk, status))
+        pdu_ids = sorted({row.outlet.pdu_id for row in rows})
+        transaction.on_commit(lambda: command_finished(command, status, pdu_ids))
     command.status, command.finished_at = status, now
     logger.info("power command %s finished: %s", command.pk, status)
     return status

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from power.blast_radius import BlastRadius, blast_radius, resolve_outlets
 from power.choices import CommandStatus
-from power.completion import announce_finished
+from power.completion import command_finished
 from power.guardrails import Refusal, guardrail_refusals
 from power.models import PowerCommand, PowerCommandOutlet
 
@@ -207,7 +207,8 @@ def power_command_cancel(*, command: PowerCommand) -> PowerCommand:
         command.finished_at = timezone.now()
         command.save(update_fields=["status", "finished_at"])
         command.outlets.update(active=False, outcome="cancelled")
-        transaction.on_commit(lambda: announce_finished(command.pk, command.status))
+        pdu_ids = sorted(set(command.outlets.values_list("outlet__pdu_id", flat=True)))
+        transaction.on_commit(lambda: command_finished(command, command.status, pdu_ids))
     return command
 
 

@@ -1,2 +1,2 @@
-"""Telemetry: polling every PDU, the latest readings, drift events and Prometheus metrics.
-Built by issue #6; until then this package holds nothing."""
+"""Telemetry: polling every PDU, the latest readings, rack power against its budget, events
+(drift, PDU down and up, rack over budget, power command finished) and Prometheus metrics."""

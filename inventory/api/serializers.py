@@ -10,6 +10,7 @@ from dcpower.api.fields import BriefObjectField, BriefRelatedField
 from dcpower.api.serializers import ModelCleanSerializer
 from inventory import selectors
 from inventory.models import PDU, Host, Outlet, PowerFeed, PowerSupply, Rack, Site
+from telemetry.api.serializers import PduStatusSerializer, RackStatusSerializer
 
 V = "api-v1:"
 
@@ -30,6 +31,7 @@ class SiteSerializer(ModelCleanSerializer):
             "slug",
             "description",
             "physical_address",
+            "poll_interval_s",
             "created",
             "last_updated",
         ]
@@ -65,6 +67,7 @@ class RackPowerSerializer(serializers.Serializer):
 
 class RackSerializer(ModelCleanSerializer):
     url = url_field("rack")
+    measured_power = RackStatusSerializer(source="telemetry", read_only=True, allow_null=True)
     site = BriefRelatedField(view_name=f"{V}site-detail", queryset=Site.objects.all())
     power = serializers.SerializerMethodField()
 
@@ -83,6 +86,7 @@ class RackSerializer(ModelCleanSerializer):
             "asset_tag",
             "description",
             "power",
+            "measured_power",
             "created",
             "last_updated",
         ]
@@ -126,6 +130,7 @@ SECRET = {"write_only": True, "required": False, "style": {"input_type": "passwo
 
 class PDUSerializer(ModelCleanSerializer):
     url = url_field("pdu")
+    telemetry = PduStatusSerializer(read_only=True, allow_null=True)
     site = BriefObjectField(view_name=f"{V}site-detail", source="rack.site")
     rack = BriefRelatedField(view_name=f"{V}rack-detail", queryset=Rack.objects.all())
     feed = BriefRelatedField(
@@ -168,6 +173,8 @@ class PDUSerializer(ModelCleanSerializer):
             "serial",
             "asset_tag",
             "description",
+            "poll_interval_s",
+            "telemetry",
             "created",
             "last_updated",
         ]

@@ -18,7 +18,7 @@ class SiteViewSet(ModelResourceViewSet):
 
 
 class RackViewSet(ModelResourceViewSet):
-    queryset = selectors.rack_power_prefetch(Rack.objects.select_related("site"))
+    queryset = selectors.rack_power_prefetch(Rack.objects.select_related("site", "telemetry"))
     serializer_class = serializers.RackSerializer
     filterset_class = filtersets.RackFilterSet
     search_fields = ["name", "room", "row", "serial", "asset_tag", "description"]
@@ -42,7 +42,7 @@ class PowerFeedViewSet(ModelResourceViewSet):
 
 
 class PDUViewSet(ModelResourceViewSet):
-    queryset = PDU.objects.select_related("rack__site", "feed")
+    queryset = PDU.objects.select_related("rack__site", "feed", "telemetry")
     serializer_class = serializers.PDUSerializer
     filterset_class = filtersets.PDUFilterSet
     search_fields = ["name", "management_host", "serial", "asset_tag", "description"]

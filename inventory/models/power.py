@@ -219,6 +219,13 @@ class PDU(InventoryModel):
     serial = models.CharField(max_length=100, blank=True)
     asset_tag = models.CharField(max_length=100, unique=True, null=True, blank=True)
     description = models.CharField(max_length=200, blank=True)
+    poll_interval_s = models.PositiveIntegerField(
+        "poll interval (s)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5), MaxValueValidator(86400)],
+        help_text="How often telemetry polls this PDU. Empty: its site's interval.",
+    )
 
     class Meta:
         verbose_name = "PDU"

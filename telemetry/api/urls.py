@@ -1,0 +1,12 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from telemetry.api import views
+
+router = SimpleRouter()
+router.register("events", views.EventViewSet, basename="event")
+
+urlpatterns = [
+    path("racks/<int:pk>/power/", views.RackPowerSummaryView.as_view(), name="rack-power-summary"),
+    *router.urls,
+]
