@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from telemetry.metrics import metrics_view
+
 api_v1 = [
     path("", include("inventory.api.urls")),
     path("", include("power.api.urls")),
@@ -13,6 +15,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("metrics", metrics_view, name="metrics"),  # Prometheus scrapes it (docs/telemetry.md)
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api-v1"))),
 ]

@@ -101,6 +101,8 @@ PROBES: dict[str, Callable[[], str | None]] = {
     "net-snmp": _tools("snmpget", "snmpset", "snmpwalk", "snmpbulkwalk"),
     "snmpd": _tools("snmpd"),
     "mbpoll": _tools("mbpoll"),
+    # Prometheus's promtool (Debian package "prometheus"): checks the alert rules and metrics.
+    "promtool": _tools("promtool"),
     # snmpsim (PyPI) serving the real-device walks in ../shared/reference/device-recordings.
     "snmpsim": _snmpsim,
 }
