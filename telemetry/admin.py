@@ -1,9 +1,10 @@
 """Telemetry in the admin: events and the PDUs' poll status, read-only (what polls wrote is
 not edited by hand). The PDU and rack pages of the inventory show the latest readings too."""
 
+from django import forms
 from django.contrib import admin
 
-from telemetry.models import Event, PduStatus
+from telemetry.models import Event, PduStatus, Webhook, WebhookDelivery
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -44,3 +45,50 @@ class PduStatusAdmin(ReadOnlyAdmin):
     list_filter = [("up", admin.BooleanFieldListFilter), "pdu__rack__site"]
     search_fields = ["pdu__name", "last_error"]
     list_select_related = ["pdu"]
+
+
+class WebhookForm(forms.ModelForm):
+    """The secret is never shown again: left empty on an existing webhook, it is kept."""
+
+    endpoint = forms.URLField(max_length=500, assume_scheme="https")
+    secret = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="At least 16 characters. Leave empty to keep the current one.",
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ["name", "endpoint", "secret", "kinds", "active"]
+
+    def clean_secret(self):
+        secret = self.cleaned_data.get("secret", "")
+        if not secret and self.instance.pk:
+            return self.instance.secret
+        if not secret:
+            raise forms.ValidationError("Give the secret that signs deliveries.")
+        return secret
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    form = WebhookForm
+    list_display = ["name", "endpoint", "kinds", "active", "created"]
+    list_filter = ["active"]
+    search_fields = ["name", "endpoint"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "attempted_at",
+        "webhook",
+        "event",
+        "attempt",
+        "succeeded",
+        "response_status",
+        "error",
+        "duration_s",
+    ]
+    list_filter = ["succeeded", "webhook"]
+    list_select_related = ["webhook", "event"]

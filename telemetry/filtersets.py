@@ -1,7 +1,7 @@
 import django_filters as filters
 
 from telemetry.choices import EventKind
-from telemetry.models import Event
+from telemetry.models import Event, WebhookDelivery
 
 
 class EventFilterSet(filters.FilterSet):
@@ -12,3 +12,9 @@ class EventFilterSet(filters.FilterSet):
     class Meta:
         model = Event
         fields = ["site", "rack", "pdu", "outlet", "command"]
+
+
+class WebhookDeliveryFilterSet(filters.FilterSet):
+    class Meta:
+        model = WebhookDelivery
+        fields = ["webhook", "event", "succeeded"]

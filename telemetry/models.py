@@ -95,3 +95,59 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message}"
+
+
+class Webhook(models.Model):
+    """An endpoint that receives events as signed JSON POSTs (docs/telemetry.md#webhooks)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    endpoint = models.URLField(max_length=500, help_text="Where events are POSTed.")
+    # The HMAC-SHA256 key of the X-Dcpower-Signature header; never shown again once saved.
+    secret = models.CharField(max_length=200)
+    kinds = models.JSONField(
+        default=list, blank=True, help_text="Event kinds to deliver; empty: every kind."
+    )
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if not isinstance(self.kinds, list) or any(k not in EventKind.values for k in self.kinds):
+            raise ValidationError(
+                {"kinds": f"A list of event kinds, each one of {', '.join(EventKind.values)}."}
+            )
+        if len(self.secret) < 16:
+            raise ValidationError({"secret": "At least 16 characters."})
+
+    def wants(self, kind: str) -> bool:
+        return self.active and (not self.kinds or kind in self.kinds)
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver one event to one webhook; failed attempts are retried with
+    backoff, each recorded."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    attempt = models.PositiveSmallIntegerField()
+    succeeded = models.BooleanField(default=False)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)  # the start of it
+    error = models.TextField(blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    attempted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-attempted_at", "-id"]
+
+    def __str__(self) -> str:
+        outcome = "ok" if self.succeeded else (self.error or f"HTTP {self.response_status}")
+        return f"{self.webhook} event {self.event_id} attempt {self.attempt}: {outcome}"

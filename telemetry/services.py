@@ -40,9 +40,19 @@ def telemetry_queue(site_id: int) -> str:
 
 
 def event_record(kind: str, message: str, **fields) -> Event:
+    """Record an event and, once it is committed, hand it to every webhook that wants it."""
     event = Event.objects.create(kind=kind, message=message, **fields)
     logger.info("event %s: %s", kind, message)
+    transaction.on_commit(lambda: events_dispatch(event))
     return event
+
+
+def events_dispatch(event: Event) -> None:
+    from telemetry.tasks import deliver_event_to_webhook
+    from telemetry.webhooks import webhooks_for
+
+    for webhook in webhooks_for(event):
+        deliver_event_to_webhook.apply_async(args=[webhook.pk, event.pk])
 
 
 # --- Recording a poll round ---------------------------------------------------------------

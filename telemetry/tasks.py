@@ -20,3 +20,22 @@ def poll_pdus_task(pdu_ids: list[int]) -> int:
     from telemetry.polling import poll_pdus
 
     return sum(1 for outcome in poll_pdus(pdu_ids) if outcome.ok)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=None)
+def deliver_event_to_webhook(self, webhook_id: int, event_id: int, attempt: int = 1) -> bool:
+    """One delivery attempt; a failed one is retried with exponential backoff until
+    webhooks.MAX_ATTEMPTS. Every attempt is recorded."""
+    from telemetry import webhooks
+    from telemetry.models import Event, Webhook
+
+    webhook = Webhook.objects.filter(pk=webhook_id, active=True).first()
+    event = Event.objects.filter(pk=event_id).first()
+    if webhook is None or event is None:
+        return False  # deactivated or deleted meanwhile
+    delivery = webhooks.webhook_deliver(webhook=webhook, event=event, attempt=attempt)
+    if delivery.succeeded or attempt >= webhooks.MAX_ATTEMPTS:
+        return delivery.succeeded
+    raise self.retry(
+        args=[webhook_id, event_id, attempt + 1], countdown=webhooks.backoff_s(attempt)
+    )

@@ -6,7 +6,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from dcpower.api.fields import BriefObjectField
+from dcpower.api.serializers import ModelCleanSerializer
 from telemetry.choices import EventKind
+from telemetry.models import Webhook
 
 V = "api-v1:"
 
@@ -105,3 +107,30 @@ class EventSerializer(serializers.Serializer):
     message = serializers.CharField()
     data = serializers.JSONField()
     created = serializers.DateTimeField()
+
+
+class WebhookSerializer(ModelCleanSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name=f"{V}webhook-detail")
+    kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=EventKind.choices),
+        required=False,
+        help_text="Event kinds to deliver; empty: every kind.",
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ["id", "url", "name", "endpoint", "secret", "kinds", "active", "created"]
+        extra_kwargs = {"secret": {"write_only": True, "style": {"input_type": "password"}}}
+
+
+class WebhookDeliverySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    webhook = BriefObjectField(view_name=f"{V}webhook-detail")
+    event = BriefObjectField(view_name=f"{V}event-detail")
+    attempt = serializers.IntegerField()
+    succeeded = serializers.BooleanField()
+    response_status = serializers.IntegerField(allow_null=True)
+    response_body = serializers.CharField()
+    error = serializers.CharField()
+    duration_s = serializers.FloatField(allow_null=True)
+    attempted_at = serializers.DateTimeField()

@@ -5,6 +5,8 @@ from telemetry.api import views
 
 router = SimpleRouter()
 router.register("events", views.EventViewSet, basename="event")
+router.register("webhooks", views.WebhookViewSet, basename="webhook")
+router.register("webhook-deliveries", views.WebhookDeliveryViewSet, basename="webhookdelivery")
 
 urlpatterns = [
     path("racks/<int:pk>/power/", views.RackPowerSummaryView.as_view(), name="rack-power-summary"),

@@ -10,9 +10,14 @@ from rest_framework.views import APIView
 
 from dcpower.api.viewsets import ModelResourceViewSet
 from inventory.models import Rack
-from telemetry.api.serializers import EventSerializer, RackPowerSummarySerializer
-from telemetry.filtersets import EventFilterSet
-from telemetry.models import Event
+from telemetry.api.serializers import (
+    EventSerializer,
+    RackPowerSummarySerializer,
+    WebhookDeliverySerializer,
+    WebhookSerializer,
+)
+from telemetry.filtersets import EventFilterSet, WebhookDeliveryFilterSet
+from telemetry.models import Event, Webhook, WebhookDelivery
 from telemetry.selectors import rack_measure, rack_measure_prefetch
 
 
@@ -37,6 +42,31 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     filterset_class = EventFilterSet
     ordering_fields = ["id", "created", "kind"]
     search_fields = ["message"]
+
+    def list(self, request, *args, **kwargs):
+        ModelResourceViewSet.refuse_unknown_query_parameters(self, request)
+        return super().list(request, *args, **kwargs)
+
+
+class WebhookViewSet(ModelResourceViewSet):
+    """Endpoints that receive events as signed JSON POSTs; the secret is write-only."""
+
+    queryset = Webhook.objects.all()
+    serializer_class = WebhookSerializer
+    filterset_fields = ["active"]
+    search_fields = ["name"]
+    ordering_fields = ["id", "name", "created"]
+
+
+class WebhookDeliveryViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Every attempt to deliver an event to a webhook: read-only."""
+
+    queryset = WebhookDelivery.objects.select_related("webhook", "event")
+    serializer_class = WebhookDeliverySerializer
+    filterset_class = WebhookDeliveryFilterSet
+    ordering_fields = ["id", "attempted_at"]
 
     def list(self, request, *args, **kwargs):
         ModelResourceViewSet.refuse_unknown_query_parameters(self, request)

@@ -54,3 +54,25 @@ def test_events_and_statuses_are_read_only(admin_client, pdus):
     assert admin_client.get("/admin/telemetry/event/add/").status_code == 403
     assert admin_client.post(f"/admin/telemetry/event/{event.pk}/delete/").status_code == 403
     assert admin_client.get("/admin/telemetry/pdustatus/").status_code == 200
+
+
+def test_a_webhooks_secret_is_never_shown_and_kept_when_left_empty(admin_client):
+    from telemetry.models import Webhook
+
+    secret = "a-secret-of-24-characters"
+    webhook = Webhook.objects.create(name="ops", endpoint="https://hooks.example/", secret=secret)
+    page = admin_client.get(f"/admin/telemetry/webhook/{webhook.pk}/change/").content.decode()
+    assert secret not in page
+    response = admin_client.post(
+        f"/admin/telemetry/webhook/{webhook.pk}/change/",
+        {
+            "name": "ops",
+            "endpoint": "https://hooks.example/v2",
+            "secret": "",
+            "kinds": "[]",
+            "active": "on",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    webhook.refresh_from_db()
+    assert webhook.secret == secret and webhook.endpoint == "https://hooks.example/v2"
