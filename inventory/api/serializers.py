@@ -67,7 +67,7 @@ class RackPowerSerializer(serializers.Serializer):
 
 class RackSerializer(ModelCleanSerializer):
     url = url_field("rack")
-    measured_power = RackStatusSerializer(source="telemetry", read_only=True, allow_null=True)
+    measured_power = RackStatusSerializer(source="telemetry", read_only=True)
     site = BriefRelatedField(view_name=f"{V}site-detail", queryset=Site.objects.all())
     power = serializers.SerializerMethodField()
 
@@ -130,7 +130,7 @@ SECRET = {"write_only": True, "required": False, "style": {"input_type": "passwo
 
 class PDUSerializer(ModelCleanSerializer):
     url = url_field("pdu")
-    telemetry = PduStatusSerializer(read_only=True, allow_null=True)
+    telemetry = PduStatusSerializer(read_only=True)
     site = BriefObjectField(view_name=f"{V}site-detail", source="rack.site")
     rack = BriefRelatedField(view_name=f"{V}rack-detail", queryset=Rack.objects.all())
     feed = BriefRelatedField(

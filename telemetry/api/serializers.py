@@ -8,7 +8,7 @@ from rest_framework import serializers
 from dcpower.api.fields import BriefObjectField
 from dcpower.api.serializers import ModelCleanSerializer
 from telemetry.choices import EventKind
-from telemetry.models import Webhook
+from telemetry.models import PduStatus, RackStatus, Webhook
 
 V = "api-v1:"
 
@@ -21,7 +21,10 @@ class PhaseSerializer(serializers.Serializer):
 
 
 class PduStatusSerializer(serializers.Serializer):
-    """What the last poll of a PDU found (null before its first poll)."""
+    """What the last poll of a PDU found. Before its first poll: ``up`` null, no readings."""
+
+    def get_attribute(self, instance):
+        return super().get_attribute(instance) or PduStatus()  # never polled: all unknown
 
     up = serializers.BooleanField(allow_null=True)
     down_since = serializers.DateTimeField(allow_null=True)
@@ -39,7 +42,11 @@ class PduStatusSerializer(serializers.Serializer):
 
 
 class RackStatusSerializer(serializers.Serializer):
-    """The rack's measured power at the last poll of its PDUs (null before any)."""
+    """The rack's measured power at the last poll of its PDUs. Before any: ``power_w`` and
+    ``updated_at`` null (see GET /api/v1/racks/{id}/power/ for the live summary)."""
+
+    def get_attribute(self, instance):
+        return super().get_attribute(instance) or RackStatus()
 
     power_w = serializers.FloatField(allow_null=True)
     capacity_w = serializers.IntegerField()
