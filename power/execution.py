@@ -451,7 +451,11 @@ def _finish(command: PowerCommand, rows: list[PowerCommandOutlet], concluded: Co
             )
         PowerCommand.objects.filter(pk=command.pk).update(status=status, finished_at=now)
         pdu_ids = sorted({row.outlet.pdu_id for row in rows})
-        transaction.on_commit(lambda: command_finished(command, status, pdu_ids))
+        transaction.on_commit(lambda: _finished(command, status, pdu_ids))
     command.status, command.finished_at = status, now
-    logger.info("power command %s finished: %s", command.pk, status)
     return status
+
+
+def _finished(command: PowerCommand, status: str, pdu_ids: list[int]) -> None:
+    logger.info("power command %s finished: %s", command.pk, status)
+    command_finished(command, status, pdu_ids)

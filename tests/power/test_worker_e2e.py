@@ -144,7 +144,7 @@ def start_worker(broker, tmp_path):
 
     started: list[Worker] = []
 
-    def start(site, **env) -> Worker:
+    def start(site, queues=None, **env) -> Worker:
         name = f"e2e-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
         log = tmp_path / f"{name.split('@')[0]}.log"
         command = [
@@ -157,7 +157,7 @@ def start_worker(broker, tmp_path):
             "--pool",
             "solo",
             "-Q",
-            services.site_queue(site.pk),
+            ",".join(queues or [services.site_queue(site.pk)]),
             "--concurrency",
             "1",
             "-l",
@@ -325,7 +325,12 @@ def test_a_host_cycle_is_carried_out_by_a_real_worker(api, fleet, dc, start_work
     assert relay_on(fleet, "A", 1) and relay_on(fleet, "B", 1)
     after = received(fleet)
     assert {name: after[name] - before[name] for name in after} == {"A": 2, "B": 2}
-    assert f"power command {command_id} finished: succeeded" in worker.output()
+    wait_until(
+        lambda: f"power command {command_id} finished: succeeded" in worker.output(),
+        timeout_s=10,
+        what="the worker's log line",
+        workers=[worker],
+    )
     assert not PowerCommandOutlet.objects.filter(active=True).exists()
 
 
@@ -378,7 +383,13 @@ def test_a_killed_workers_command_is_redelivered_and_resumed(api, fleet, dc, sta
     assert {name: after[name] - at_kill[name] for name in after} == {"A": 1, "B": 1}
     for row in by_pdu(command).values():
         assert row["outcome"] == OutletOutcome.SUCCEEDED and row["state_after"] == "on", row
-    assert f"power command {command_id} finished: succeeded" in second.output()
+    # Logged after the commit that the API has already shown: wait for it (bounded).
+    wait_until(
+        lambda: f"power command {command_id} finished: succeeded" in second.output(),
+        timeout_s=10,
+        what="the worker's log line",
+        workers=[second],
+    )
     assert PowerCommand.objects.get(pk=command_id).claimed_by == stuck.claimed_by
 
 
@@ -413,3 +424,47 @@ def test_a_waiting_request_is_answered_with_the_verified_outcome(
     assert response.status_code == 200
     assert response.data["status"] == CommandStatus.SUCCEEDED, (response.data, worker.output())
     assert not relay_on(fleet, "A", 1) and not relay_on(fleet, "B", 1)
+
+
+# --- Telemetry through a real worker ------------------------------------------------------
+
+
+def test_a_real_worker_polls_its_sites_pdus_on_schedule(fleet, dc, start_worker):
+    from telemetry.models import PduStatus
+    from telemetry.services import schedule_due_polls, telemetry_queue
+
+    site = dc["site"]
+    worker = start_worker(site, queues=[telemetry_queue(site.pk)])
+    fleet.switch("B", 3, False)  # the device's truth differs from the inventory's "on"
+    due = schedule_due_polls()
+    assert due == {site.pk: sorted(p.pk for p in dc["pdus"].values())}
+    wait_until(
+        lambda: PduStatus.objects.filter(up=True).count() == 2,
+        timeout_s=20,
+        what="both PDUs polled by the worker",
+        workers=[worker],
+    )
+    assert Outlet.objects.get(pdu__name="B", number=3).state == "off"
+    assert Outlet.objects.get(pdu__name="A", number=3).power_w is not None
+    assert schedule_due_polls() == {}  # just polled: nothing due
+
+
+def test_a_finished_command_has_its_pdus_polled_again(api, fleet, dc, start_worker):
+    from telemetry.choices import EventKind
+    from telemetry.models import Event, PduStatus
+    from telemetry.services import telemetry_queue
+
+    site = dc["site"]
+    worker = start_worker(site, queues=[services.site_queue(site.pk), telemetry_queue(site.pk)])
+    command_id = request_power(api, dc, "off")
+    command = wait_finished(api, command_id, timeout_s=20, workers=[worker])
+    assert command["status"] == CommandStatus.SUCCEEDED
+    wait_until(
+        lambda: PduStatus.objects.filter(up=True, last_poll_at__isnull=False).count() == 2,
+        timeout_s=20,
+        what="the command's PDUs polled again",
+        workers=[worker],
+    )
+    (event,) = Event.objects.filter(kind=EventKind.COMMAND_FINISHED)
+    assert event.command_id == command_id and event.data["status"] == "succeeded"
+    assert not Event.objects.filter(kind=EventKind.DRIFT).exists()  # dcpower switched them

@@ -1,5 +1,7 @@
 """The only module that imports pysnmp. It speaks SNMP v1/v2c/v3 for the drivers and turns
-pysnmp's results and errors into plain Python values and dcpower's own exceptions.
+results and errors into plain Python values and dcpower's own exceptions. SNMPv2c, the hot
+path of polling and switching, goes through our own codec (ber.py) and one UDP socket per
+event loop; v1 and v3 through pysnmp (ADR 0012).
 
 Performance rules (../shared/reference/PERFORMANCE.md): one long-lived ``SnmpEngine`` per event
 loop (an engine is bound to its loop: reusing it from another ``asyncio.run()`` hangs), numeric
@@ -9,6 +11,8 @@ OIDs with ``lookupMib=False``, many OIDs per request, GETBULK for columns.
 from __future__ import annotations
 
 import asyncio
+import secrets
+import socket
 import weakref
 from collections.abc import Iterable, Sequence
 
@@ -39,6 +43,7 @@ from power.drivers.errors import (
     DriverError,
     UnexpectedValue,
 )
+from power.drivers.snmp import ber
 
 Oid = tuple[int, ...]
 
@@ -91,11 +96,68 @@ def engine_for_running_loop() -> SnmpEngine:
     return engine
 
 
+class _V2cChannel(asyncio.DatagramProtocol):
+    """The loop's one UDP socket (per address family) for every SNMPv2c request, like its
+    one pysnmp engine: answers are matched to requests by request-id and source address;
+    anything else (garbage, late or foreign answers) is dropped like a lost packet."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self._waiting: dict[int, tuple[tuple, asyncio.Future]] = {}
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def expect(self, request_id: int, address: tuple) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = (address, future)
+        return future
+
+    def forget(self, request_id: int) -> None:
+        self._waiting.pop(request_id, None)
+
+    def datagram_received(self, data: bytes, address) -> None:
+        try:
+            response = ber.decode_response(data)
+        except ber.BerError:
+            return
+        waiting = self._waiting.get(response.request_id)
+        if waiting is None or tuple(address[:2]) != waiting[0]:
+            return
+        if not waiting[1].done():
+            waiting[1].set_result(response)
+
+    def error_received(self, exc) -> None:  # an ICMP error: the request just goes unanswered
+        pass
+
+
+_channels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict] = weakref.WeakKeyDictionary()
+
+
+async def _v2c_channel(family: int) -> _V2cChannel:
+    loop = asyncio.get_running_loop()
+    per_loop = _channels.setdefault(loop, {})
+    if "lock" not in per_loop:
+        per_loop["lock"] = asyncio.Lock()
+    async with per_loop["lock"]:
+        channel = per_loop.get(family)
+        if channel is None or channel.transport is None or channel.transport.is_closing():
+            # Unbound: the first sendto picks an ephemeral port, as any SNMP manager's does.
+            _, channel = await loop.create_datagram_endpoint(_V2cChannel, family=family)
+            per_loop[family] = channel
+    return channel
+
+
 def close_engine_for_running_loop() -> None:
-    """Close this loop's engine (call before the loop ends, e.g. at worker shutdown)."""
-    engine = _engines.pop(asyncio.get_running_loop(), None)
+    """Close this loop's engine and v2c sockets (call before the loop ends, e.g. at worker
+    shutdown)."""
+    loop = asyncio.get_running_loop()
+    engine = _engines.pop(loop, None)
     if engine is not None:
         engine.close_dispatcher()
+    for key, channel in _channels.pop(loop, {}).items():
+        if key != "lock" and channel.transport is not None:
+            channel.transport.close()
 
 
 # pysnmp's hlapi resolves every var-bind of every request against the engine's MIB view (even
@@ -145,6 +207,7 @@ class SnmpClient:
     def __init__(self, target: DeviceTarget) -> None:
         self.target = target
         self._transport: UdpTransportTarget | None = None
+        self._resolved_address: tuple[int, tuple] | None = None
 
     @property
     def device(self) -> str:
@@ -152,15 +215,24 @@ class SnmpClient:
 
     # --- requests ----------------------------------------------------------------------
 
+    @property
+    def _fast(self) -> bool:
+        """SNMPv2c goes through our own codec (ber.py, ADR 0012); v1 and v3 through pysnmp."""
+        return self.target.snmp_version == "v2c"
+
     async def get(self, oids: Sequence[Oid]) -> dict[Oid, object]:
         """GET many OIDs, batched into requests of up to MAX_OIDS_PER_GET."""
         result: dict[Oid, object] = {}
         for start in range(0, len(oids), MAX_OIDS_PER_GET):
             chunk = oids[start : start + MAX_OIDS_PER_GET]
-            engine = engine_for_running_loop()
-            var_binds = await self._request(get_cmd, [_resolved(engine, o) for o in chunk])
-            for oid, value in zip(chunk, var_binds, strict=True):
-                result[oid] = _python(value[1])
+            if self._fast:
+                response = await self._v2c(ber.GET, [(oid, None) for oid in chunk])
+                values = [_plain(value) for _, value in response.var_binds]
+            else:
+                engine = engine_for_running_loop()
+                var_binds = await self._request(get_cmd, [_resolved(engine, o) for o in chunk])
+                values = [_python(value) for _, value in var_binds]
+            result.update(zip(chunk, values, strict=True))
         return result
 
     async def set(self, pairs: Sequence[tuple[Oid, int]]) -> None:
@@ -168,6 +240,12 @@ class SnmpClient:
         refuses multi-varbind SETs). A SET answered with noSuchObject/noSuchInstance in place of
         a value and no error status changed nothing, and is no success: snmpsim answers so for
         an absent row (an rPDU2 outlet of librenms__apc_ap8959eu3, an outlet past the end)."""
+        if self._fast:
+            response = await self._v2c(ber.SET, list(pairs), write=True)
+            for name, value in response.var_binds:
+                if isinstance(value, ber.ExceptionValue):
+                    raise SnmpRejected(self.device, value.name, obj=oid_str(name))
+            return
         engine = engine_for_running_loop()
         result = await self._request(
             set_cmd, [_resolved(engine, oid, value) for oid, value in pairs], write=True
@@ -186,31 +264,93 @@ class SnmpClient:
             if not cursors:
                 return rows
             active = list(cursors)
-            requested = [ObjectType(ObjectIdentity(oid_str(cursors[c]))) for c in active]
-            if self.target.snmp_version == "v1":
-                var_binds = await self._request(next_cmd, requested)
-            else:
-                var_binds = await self._request(
-                    bulk_cmd, requested, bulk=(0, max(1, BULK_REPETITIONS // len(active)))
+            repetitions = max(1, BULK_REPETITIONS // len(active))
+            if self._fast:
+                response = await self._v2c(
+                    ber.GETBULK, [(cursors[c], None) for c in active], max_repetitions=repetitions
                 )
+                var_binds = response.var_binds
+            else:
+                requested = [ObjectType(ObjectIdentity(oid_str(cursors[c]))) for c in active]
+                if self.target.snmp_version == "v1":
+                    var_binds = await self._request(next_cmd, requested)
+                else:
+                    var_binds = await self._request(bulk_cmd, requested, bulk=(0, repetitions))
+                var_binds = [(tuple(name), value) for name, value in var_binds]
             finished = set()
-            for position, (name, value) in enumerate(var_binds):
+            for position, (oid, value) in enumerate(var_binds):
                 column = active[position % len(active)]
                 if column in finished:
                     continue
-                oid = tuple(name)
                 if oid[: len(column)] != column or _end_of_view(value):
                     finished.add(column)
                     continue
                 if oid <= cursors[column]:
                     raise UnexpectedValue(self.device, "OIDs not increasing", obj=oid_str(oid))
-                rows[column][oid[len(column) :]] = _python(value)
+                rows[column][oid[len(column) :]] = _plain(value)
                 cursors[column] = oid
             for column in finished:
                 cursors.pop(column, None)
         raise UnexpectedValue(self.device, "table walk did not end", obj=oid_str(columns[0]))
 
     # --- plumbing ----------------------------------------------------------------------
+
+    async def _v2c(
+        self, pdu_type: int, var_binds: list, *, write: bool = False, max_repetitions: int = 0
+    ) -> ber.Response:
+        """One SNMPv2c request through the loop's shared socket, with the target's timeout
+        and retries (the same message again, as net-snmp does)."""
+        community = self._community(write=write).encode()
+        family, address = await self._address()
+        channel = await _v2c_channel(family)
+        # Unpredictable, so that a forged answer is hard to slip in.
+        request_id = secrets.randbelow(2**31 - 1) + 1
+        message = ber.encode_request(
+            pdu_type, community, request_id, var_binds, max_repetitions=max_repetitions
+        )
+        for _ in range(self.target.retries + 1):
+            answer = channel.expect(request_id, address)
+            channel.transport.sendto(message, address)
+            try:
+                response = await asyncio.wait_for(answer, self.target.timeout_s)
+            except TimeoutError:
+                continue
+            finally:
+                channel.forget(request_id)
+            if response.error_status:
+                index = response.error_index
+                failed = var_binds[index - 1][0] if 1 <= index <= len(var_binds) else None
+                failed = failed or (var_binds[0][0] if var_binds else None)
+                raise SnmpRejected(
+                    self.device, response.error_name, obj=oid_str(failed) if failed else None
+                )
+            return response
+        raise DeviceTimeout(
+            self.device,
+            f"no answer after {self.target.retries + 1} tries of {self.target.timeout_s:g} s "
+            "(or a wrong community)",
+            obj=oid_str(var_binds[0][0]) if var_binds else None,
+        )
+
+    async def _address(self) -> tuple[int, tuple]:
+        if self._resolved_address is None:
+            loop = asyncio.get_running_loop()
+            try:
+                infos = await loop.getaddrinfo(
+                    self.target.host, self.target.port, type=socket.SOCK_DGRAM
+                )
+            except OSError as exc:
+                raise DriverError(self.device, f"cannot resolve {self.target.host}: {exc}") from exc
+            family, _, _, _, sockaddr = infos[0]
+            self._resolved_address = (family, sockaddr[:2])
+        return self._resolved_address
+
+    def _community(self, *, write: bool) -> str:
+        community = self.target.write_community if write else self.target.read_community
+        if not community:
+            kind = "write" if write else "read"
+            raise DriverError(self.device, f"no SNMP {kind} community configured")
+        return community
 
     async def _request(self, command, var_binds: list, *, write: bool = False, bulk=None):
         engine = engine_for_running_loop()
@@ -254,10 +394,7 @@ class SnmpClient:
     def _auth(self, *, write: bool):
         target = self.target
         if target.snmp_version in ("v1", "v2c"):
-            community = target.write_community if write else target.read_community
-            if not community:
-                kind = "write" if write else "read"
-                raise DriverError(self.device, f"no SNMP {kind} community configured")
+            community = self._community(write=write)
             return CommunityData(community, mpModel=0 if target.snmp_version == "v1" else 1)
         v3 = target.v3
         if v3 is None:
@@ -276,6 +413,15 @@ class SnmpClient:
         )
 
 
+def _plain(value):
+    """A value from either path as the drivers see it (None for the exception values)."""
+    if isinstance(value, ber.ExceptionValue):
+        return None
+    if isinstance(value, int | bytes | tuple) or value is None:
+        return value
+    return _python(value)
+
+
 def _python(value):
     if isinstance(value, rfc1905.NoSuchObject | rfc1905.NoSuchInstance | rfc1905.EndOfMibView):
         return None
@@ -290,7 +436,10 @@ def _python(value):
 
 
 def _end_of_view(value) -> bool:
-    return isinstance(value, rfc1905.EndOfMibView | rfc1905.NoSuchObject | rfc1905.NoSuchInstance)
+    return isinstance(
+        value,
+        ber.ExceptionValue | rfc1905.EndOfMibView | rfc1905.NoSuchObject | rfc1905.NoSuchInstance,
+    )
 
 
 def _failed_oid(requested: Iterable, result, index: int) -> str | None:
