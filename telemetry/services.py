@@ -17,9 +17,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
+from dcpower.db import bulk_update_by_pk
 from inventory.choices import OutletState
 from inventory.models import PDU, Outlet, Rack
 from power.drivers.base import OutletState as DeviceState
@@ -64,7 +64,7 @@ def record_poll(pdus: list[PDU], outcomes) -> None:
         statuses = _statuses_for(list(by_id))
         for outcome in outcomes:
             _record_status(by_id[outcome.pdu_id], statuses[outcome.pdu_id], outcome)
-        PduStatus.objects.bulk_update(list(statuses.values()), STATUS_FIELDS)
+        bulk_update_by_pk(PduStatus, statuses.values(), STATUS_FIELDS)
         _record_outlets(by_id, [o for o in outcomes if o.ok])
     racks_update({pdu.rack_id for pdu in pdus})
 
@@ -101,7 +101,7 @@ def _record_status(pdu: PDU, status: PduStatus, outcome) -> None:
     was_up = status.up
     status.last_poll_at = now
     status.poll_duration_s = outcome.duration_s
-    status.polls_total = F("polls_total") + 1
+    status.polls_total += 1  # the row is locked (select_for_update) until the commit
     status.poll_queued_at = None
     if outcome.ok:
         totals = outcome.readings.totals
@@ -125,7 +125,7 @@ def _record_status(pdu: PDU, status: PduStatus, outcome) -> None:
     status.up = False
     status.last_error = outcome.error
     status.last_error_at = now
-    status.poll_errors_total = F("poll_errors_total") + 1
+    status.poll_errors_total += 1
     if was_up is not False:  # logged and recorded once, when the failure starts
         status.down_since = now
         logger.warning("PDU %s (%s) is down: %s", pdu.name, pdu.pk, outcome.error)
@@ -170,10 +170,10 @@ def _record_outlets(by_id: dict[int, PDU], outcomes) -> None:
                     drifted.append((outlet, outlet.state, seen))
                 outlet.state, outlet.state_seen_at = seen, outcome.started_at
             changed.append(outlet)
-    Outlet.objects.bulk_update(
+    bulk_update_by_pk(
+        Outlet,
         changed,
         ["state", "state_seen_at", "current_a", "power_w", "energy_kwh", "readings_at"],
-        batch_size=1000,
     )
     for outlet, before, seen in drifted:
         pdu = by_id[outlet.pdu_id]
@@ -193,11 +193,14 @@ def racks_update(rack_ids) -> list[RackStatus]:
     """Recompute the racks' measured power against their budget; an event when one goes
     over (not again while it stays over)."""
     now = timezone.now()
-    racks = rack_measure_prefetch(Rack.objects.filter(pk__in=rack_ids).select_related("site"))
-    updated = []
+    racks = list(rack_measure_prefetch(Rack.objects.filter(pk__in=rack_ids).select_related("site")))
+    RackStatus.objects.bulk_create(
+        [RackStatus(rack_id=rack.pk) for rack in racks], ignore_conflicts=True
+    )
+    statuses = {s.rack_id: s for s in RackStatus.objects.filter(rack_id__in=[r.pk for r in racks])}
     for rack in racks:
         measure = rack_measure(rack)
-        status, _ = RackStatus.objects.get_or_create(rack=rack)
+        status = statuses[rack.pk]
         if measure.over_budget and not status.over_budget:
             event_record(
                 EventKind.RACK_OVER_BUDGET,
@@ -212,9 +215,12 @@ def racks_update(rack_ids) -> list[RackStatus]:
         status.over_budget = measure.over_budget
         status.failover_overload = measure.failover_overload
         status.updated_at = now
-        status.save()
-        updated.append(status)
-    return updated
+    bulk_update_by_pk(
+        RackStatus,
+        statuses.values(),
+        ["power_w", "capacity_w", "over_budget", "failover_overload", "updated_at"],
+    )
+    return list(statuses.values())
 
 
 # --- Scheduling -----------------------------------------------------------------------------

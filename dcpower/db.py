@@ -1,0 +1,46 @@
+"""Database helpers that the ORM does not offer at the cost we need."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+
+def bulk_update_by_pk(model, objects, fields: list[str], *, batch_size: int = 1000) -> None:
+    """Write ``fields`` of ``objects`` (each row its own values), like QuerySet.bulk_update.
+
+    On PostgreSQL: one ``UPDATE ... FROM (VALUES ...)`` per batch. Django's bulk_update
+    builds a ``CASE WHEN pk = ... THEN ...`` expression per field and row, which cost a poll
+    round of 200 PDUs more CPU than reading them (bench/telemetry_polling.py). Elsewhere
+    (SQLite, the embedded default) bulk_update itself. Values must be plain (no F()).
+    """
+    objects = list(objects)
+    if not objects:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(objects, fields, batch_size=batch_size)
+        return
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    pk = meta.pk
+    qn = connection.ops.quote_name
+    assignments = ", ".join(
+        f"{qn(f.column)} = v.{qn(f.column)}::{f.db_type(connection)}" for f in columns
+    )
+    names = ", ".join(qn(c) for c in [pk.column, *(f.column for f in columns)])
+    width = len(columns) + 1
+    row = "(" + ", ".join(["%s"] * width) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(objects), batch_size):
+            batch = objects[start : start + batch_size]
+            params = []
+            for obj in batch:
+                params.append(obj.pk)
+                params.extend(
+                    f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns
+                )
+            cursor.execute(
+                f"UPDATE {qn(meta.db_table)} AS t SET {assignments} "  # noqa: S608 - names from the model
+                f"FROM (VALUES {', '.join([row] * len(batch))}) AS v({names}) "
+                f"WHERE t.{qn(pk.column)} = v.{qn(pk.column)}::{pk.db_type(connection)}",
+                params,
+            )
