@@ -319,7 +319,17 @@ class PDUAdmin(admin.ModelAdmin):
 
 @admin.register(Outlet)
 class OutletAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "pdu", "number", "label", "state", "locked", "power_supply_link"]
+    list_display = [
+        "__str__",
+        "pdu",
+        "number",
+        "label",
+        "state",
+        "power_w",
+        "readings_at",
+        "locked",
+        "power_supply_link",
+    ]
     list_filter = ["state", "locked", "pdu__rack__site", "pdu__rack"]
     search_fields = ["label", "pdu__name", "power_supply__host__name"]
     list_select_related = ["pdu", "power_supply__host"]

@@ -76,3 +76,12 @@ def test_a_webhooks_secret_is_never_shown_and_kept_when_left_empty(admin_client)
     assert response.status_code == 302, response.content.decode()[:2000]
     webhook.refresh_from_db()
     assert webhook.secret == secret and webhook.endpoint == "https://hooks.example/v2"
+
+
+def test_the_outlet_list_shows_the_latest_readings(admin_client, pdus):
+    from inventory.models import Outlet
+
+    Outlet.objects.filter(pdu=pdus[0], number=2).update(power_w=321.5, readings_at=timezone.now())
+    page = admin_client.get(f"/admin/inventory/outlet/?pdu__id__exact={pdus[0].pk}")
+    assert page.status_code == 200
+    assert "321.5" in page.content.decode()
