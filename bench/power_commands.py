@@ -498,13 +498,18 @@ class SnmpPart:
         # SNMP requests per kind ("set_cmd", "get_cmd", "bulk_cmd") for each measurement.
         self.requests: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         self._counting: collections.Counter = collections.Counter()
-        original = self.driver.client._request
+        original, original_v2c = self.driver.client._request, self.driver.client._v2c
 
         async def counted(command, var_binds, **kwargs):
             self._counting[command.__name__] += 1
             return await original(command, var_binds, **kwargs)
 
+        async def counted_v2c(pdu_type, var_binds, **kwargs):
+            self._counting[V2C_REQUEST_NAMES[pdu_type]] += 1
+            return await original_v2c(pdu_type, var_binds, **kwargs)
+
         self.driver.client._request = counted
+        self.driver.client._v2c = counted_v2c
         # The driver learns which outlet table the PDU switches through from a state read (as
         # the executor's driver does), so that a switch is one SET.
         self.loop.run_until_complete(self.driver.outlet_states())
@@ -643,12 +648,18 @@ def helper_profile(params: dict) -> dict:
             stats[f"sql_{verb.lower()}"] += 1
 
     original_request = snmp_client.SnmpClient._request
+    original_v2c = snmp_client.SnmpClient._v2c
 
     async def snmp_request(self, command, var_binds, **kwargs):
         stats[f"snmp_{command.__name__}"] += 1
         return await original_request(self, command, var_binds, **kwargs)
 
+    async def snmp_v2c(self, pdu_type, var_binds, **kwargs):
+        stats[f"snmp_{V2C_REQUEST_NAMES[pdu_type]}"] += 1
+        return await original_v2c(self, pdu_type, var_binds, **kwargs)
+
     snmp_client.SnmpClient._request = snmp_request
+    snmp_client.SnmpClient._v2c = snmp_v2c
 
     def timed_async(name, function):
         async def wrapper(*a, **kw):
@@ -740,12 +751,20 @@ def helper_profile(params: dict) -> dict:
 
 # Functions whose cumulative time tells where execute_command goes: (file ending, function).
 PROFILED = {
-    "decode": ("pysnmp/proto/mpmod/rfc2576.py", "prepare_data_elements"),
-    "make_varbinds": ("pysnmp/hlapi/varbinds.py", "make_varbinds"),
-    "sql": ("psycopg/cursor.py", "execute"),
-    "save": ("django/db/models/base.py", "save"),
-    "wait": ("~", "<method 'poll' of 'select.epoll' objects>"),
+    "decode": [
+        ("pysnmp/proto/mpmod/rfc2576.py", "prepare_data_elements"),  # v1, v3: pysnmp
+        ("power/drivers/snmp/ber.py", "decode_response"),  # v2c: our codec (ADR 0012)
+    ],
+    "make_varbinds": [
+        ("pysnmp/hlapi/varbinds.py", "make_varbinds"),
+        ("power/drivers/snmp/ber.py", "encode_request"),
+    ],
+    "sql": [("psycopg/cursor.py", "execute")],
+    "save": [("django/db/models/base.py", "save")],
+    "wait": [("~", "<method 'poll' of 'select.epoll' objects>")],
 }
+# The names the counters give the v2c requests of our codec, as pysnmp's commands are named.
+V2C_REQUEST_NAMES = {0xA0: "get_cmd", 0xA3: "set_cmd", 0xA5: "bulk_cmd"}
 
 
 def profile_shares(stats) -> dict[str, float]:
@@ -755,8 +774,8 @@ def profile_shares(stats) -> dict[str, float]:
     for (file, _, function), (_, _, _, cumulative, _) in stats.stats.items():
         if file.endswith("power/execution.py") and function == "execute_command":
             total += cumulative
-        for name, (ending, wanted) in PROFILED.items():
-            if file.endswith(ending) and function == wanted:
+        for name, places in PROFILED.items():
+            if any(file.endswith(end) and function == wanted for end, wanted in places):
                 found[name] += cumulative
     return {name: value / total for name, value in found.items()} if total else found
 
@@ -1031,9 +1050,8 @@ class Report:
         return (
             "Under cProfile (which slows Python code more than waiting: approximate), shares of "
             "`execute_command`'s time for one outlet / 1,000 outlets: decoding SNMP responses "
-            f"(pysnmp message processing, pyasn1 BER) {both('decode')}; building SNMP requests "
-            "(pysnmp's hlapi resolves every varbind against a MIB view, even with "
-            f"`lookupMib=False`) {both('make_varbinds')}; `Model.save()` with its SQL "
+            f"(SNMPv2c: dcpower's codec, `snmp/ber.py`) {both('decode')}; building SNMP "
+            f"requests {both('make_varbinds')}; `Model.save()` with its SQL "
             f"{both('save')}; all SQL in psycopg {both('sql')}; waiting in epoll (the PDUs' "
             f"answers, poll sleeps) {both('wait')}."
         )
@@ -1074,11 +1092,13 @@ class Report:
             f"ms for {bulk_requests:g} requests in the worker's one event loop, and it is "
             f"CPU-bound: waiting is {shares['bulk']['wait']:.0%} of the profile, decoding "
             f"responses {shares['bulk']['decode']:.0%} and building requests "
-            f"{shares['bulk']['make_varbinds']:.0%} (var-binds are resolved against the MIB "
-            "view once and reused). Left: parsing responses below pysnmp's hlapi and pyasn1 "
-            "(the decoder is most of the cost), and a command's PDUs spread over a prefork "
-            "pool's processes (one subtask per group of PDUs) where cores are free; this "
-            "machine has 2, shared with the web server, the simulators and PostgreSQL."
+            f"{shares['bulk']['make_varbinds']:.0%} (SNMPv2c goes through dcpower's own codec, "
+            "ADR 0012). The simulated PDUs answer on pysnmp's agent, about 5,000 varbinds a "
+            "second for the whole fleet (docs/performance.md, simulator capacity): the "
+            "command's 5,000 varbinds (states before, the SETs, the verifying reads) take it "
+            "about a second on its own, on the 2 cores the worker, the web server and "
+            "PostgreSQL share. Left: a faster simulator agent, and a command's PDUs spread "
+            "over a prefork pool's processes where cores are free."
         )
         out.append(
             f"- API. In-process, the POST view takes {ms(s['post']['total_s'])} ms for one "

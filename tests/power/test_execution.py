@@ -328,8 +328,10 @@ def test_workers_keep_one_driver_per_pdu_target_bounded(monkeypatch):
 
 def test_a_one_outlet_command_costs_a_fixed_few_statements(dc, django_assert_num_queries):
     command = request(dc, action="off", outlet_ids=[dc["pdus"]["A"].outlets.get(number=5).pk])
-    # Claim (one conditional UPDATE), the rows with their command and PDUs, the "sent" mark
-    # with the state before; then the outcome, the outlet's state and the command's end in
-    # one transaction (a savepoint here).
-    with django_assert_num_queries(8):
+    # Claim (one conditional UPDATE), the command (without its JSON), the rows with their
+    # PDUs, the "sent" mark with the state before; then the outcome, the outlet's state and
+    # the command's end in one transaction (a savepoint here).
+    with django_assert_num_queries(9) as queries:
         assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED
+    # Never the command's targets and blast radius: JSON as large as a 1,000-outlet command.
+    assert not [q for q in queries.captured_queries if "blast_radius" in q["sql"]]
