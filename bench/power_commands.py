@@ -1089,8 +1089,8 @@ class Report:
         )
         out.append(
             f"- SNMP CPU. The 1,000 outlets' device work took {ms(b['run'].get('device_s', 0))} "
-            f"ms for {bulk_requests:g} requests in the worker's one event loop, and it is "
-            f"CPU-bound: waiting is {shares['bulk']['wait']:.0%} of the profile, decoding "
+            f"ms for {bulk_requests:g} requests in the worker's one event loop: waiting for "
+            f"the PDUs is {shares['bulk']['wait']:.0%} of the profile, decoding "
             f"responses {shares['bulk']['decode']:.0%} and building requests "
             f"{shares['bulk']['make_varbinds']:.0%} (SNMPv2c goes through dcpower's own codec, "
             "ADR 0012). The simulated PDUs answer on pysnmp's agent, about 5,000 varbinds a "
