@@ -8,6 +8,7 @@ real secret key. Every variable is documented in README.md.
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
@@ -185,6 +186,20 @@ SPECTACULAR_SETTINGS = {
         "OutletStateEnum": "inventory.choices.OutletState",
     },
 }
+
+# Keys that encrypt device credentials at rest (dcpower/crypto.py): comma-separated Fernet
+# keys, the first encrypts, all decrypt. Unset: one key derived from SECRET_KEY.
+CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS", [])
+for _key in CREDENTIALS_KEYS:
+    try:
+        if len(base64.urlsafe_b64decode(_key.encode())) != 32:
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(
+            "CREDENTIALS_KEYS: each key is 32 url-safe base64-encoded bytes, as made by "
+            "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key()"
+            ".decode())'`."
+        ) from None
 
 # --- Celery ---------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.forms.models import BaseInlineFormSet
@@ -228,8 +229,50 @@ class OutletInline(admin.TabularInline):
         return str(supply) if supply else "—"
 
 
+PDU_SECRETS = [
+    "snmp_read_community",
+    "snmp_write_community",
+    "snmp_v3_auth_key",
+    "snmp_v3_priv_key",
+]
+
+
+class PDUAdminForm(forms.ModelForm):
+    """Device credentials are never shown again (encrypted at rest, write-only everywhere):
+    a secret field left empty keeps the stored value."""
+
+    class Meta:
+        model = PDU
+        fields = PDU_SECRETS  # the admin adds the rest (its fieldsets)
+        widgets = {name: forms.PasswordInput(render_value=False) for name in PDU_SECRETS}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            for name in PDU_SECRETS:
+                if getattr(self.instance, name):
+                    self.fields[name].help_text = "Set. Leave empty to keep it."
+
+    def _keep(self, name: str) -> str:
+        value = self.cleaned_data.get(name, "")
+        return value or (getattr(self.instance, name) if self.instance.pk else "")
+
+    def clean_snmp_read_community(self):
+        return self._keep("snmp_read_community")
+
+    def clean_snmp_write_community(self):
+        return self._keep("snmp_write_community")
+
+    def clean_snmp_v3_auth_key(self):
+        return self._keep("snmp_v3_auth_key")
+
+    def clean_snmp_v3_priv_key(self):
+        return self._keep("snmp_v3_priv_key")
+
+
 @admin.register(PDU)
 class PDUAdmin(admin.ModelAdmin):
+    form = PDUAdminForm
     list_display = [
         "name",
         "rack",

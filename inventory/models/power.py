@@ -24,6 +24,7 @@ from inventory.choices import (
     SnmpVersion,
     VendorProfile,
 )
+from inventory.fields import EncryptedCharField
 from inventory.models.base import InventoryModel, lock_row_for_validation
 from inventory.models.racks import RACK_MAX_UNITS
 
@@ -154,21 +155,21 @@ class PDU(InventoryModel):
         validators=[MinValueValidator(1), MaxValueValidator(65535)],
         help_text="Empty: the protocol's port (161 for SNMP, 502 for Modbus TCP).",
     )
-    # SNMP settings (issue #7 encrypts the secrets at rest; the API never returns them).
+    # SNMP settings. The secrets are encrypted at rest; the API never returns them.
     snmp_version = models.CharField(
         max_length=4, choices=SnmpVersion.choices, default=SnmpVersion.V2C
     )
-    snmp_read_community = models.CharField(max_length=128, blank=True)
-    snmp_write_community = models.CharField(max_length=128, blank=True)
+    snmp_read_community = EncryptedCharField(max_length=128, blank=True)
+    snmp_write_community = EncryptedCharField(max_length=128, blank=True)
     snmp_v3_username = models.CharField(max_length=64, blank=True)
     snmp_v3_auth_protocol = models.CharField(
         max_length=8, choices=SnmpAuthProtocol.choices, default=SnmpAuthProtocol.NONE
     )
-    snmp_v3_auth_key = models.CharField(max_length=128, blank=True)
+    snmp_v3_auth_key = EncryptedCharField(max_length=128, blank=True)
     snmp_v3_priv_protocol = models.CharField(
         max_length=8, choices=SnmpPrivProtocol.choices, default=SnmpPrivProtocol.NONE
     )
-    snmp_v3_priv_key = models.CharField(max_length=128, blank=True)
+    snmp_v3_priv_key = EncryptedCharField(max_length=128, blank=True)
     snmp_v3_priv_key_extension = models.CharField(
         "AES-192/256 key extension",
         max_length=12,
