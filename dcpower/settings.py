@@ -95,6 +95,9 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
+# Django's permissions everywhere, and roles granted per site (dcpower/access.py).
+AUTHENTICATION_BACKENDS = ["dcpower.access.RoleBackend"]
+
 ROOT_URLCONF = "dcpower.urls"
 WSGI_APPLICATION = "dcpower.wsgi.application"
 
@@ -153,7 +156,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["dcpower.api.permissions.ReadAuthenticatedWriteModelPerms"],
+    "DEFAULT_PERMISSION_CLASSES": ["dcpower.api.permissions.RolePermissions"],
     "DEFAULT_PAGINATION_CLASS": "dcpower.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [

@@ -9,12 +9,13 @@ from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html, format_html_join
 
+from dcpower.admin import SiteScopedAdminMixin, SiteScopedInlineMixin
 from inventory import selectors, services
 from inventory.models import PDU, Host, Outlet, PowerFeed, PowerSupply, Rack, Site
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "description"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
@@ -56,7 +57,7 @@ class HostInlineFormSet(BaseInlineFormSet):
                 placed.append((data.get("name"), position, top))
 
 
-class HostInline(admin.TabularInline):
+class HostInline(SiteScopedInlineMixin, admin.TabularInline):
     model = Host
     formset = HostInlineFormSet
     fields = ["name", "position_u", "u_height", "status", "role", "protected"]
@@ -67,7 +68,7 @@ class HostInline(admin.TabularInline):
         return super().get_queryset(request).select_related("site")
 
 
-class PDUInline(admin.TabularInline):
+class PDUInline(SiteScopedInlineMixin, admin.TabularInline):
     model = PDU
     fields = ["name", "vendor_profile", "management_host", "outlet_count", "feed", "mounting"]
     readonly_fields = fields
@@ -82,7 +83,7 @@ def _watts(value: int | None) -> str:
 
 
 @admin.register(Rack)
-class RackAdmin(admin.ModelAdmin):
+class RackAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "site",
@@ -189,7 +190,7 @@ class RackAdmin(admin.ModelAdmin):
 
 
 @admin.register(PowerFeed)
-class PowerFeedAdmin(admin.ModelAdmin):
+class PowerFeedAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "site",
@@ -212,7 +213,7 @@ class PowerFeedAdmin(admin.ModelAdmin):
         return _watts(feed.available_power_w)
 
 
-class OutletInline(admin.TabularInline):
+class OutletInline(SiteScopedInlineMixin, admin.TabularInline):
     model = Outlet
     fields = ["number", "label", "locked", "lock_reason", "state", "plugged_in"]
     readonly_fields = ["number", "state", "plugged_in"]
@@ -271,7 +272,7 @@ class PDUAdminForm(forms.ModelForm):
 
 
 @admin.register(PDU)
-class PDUAdmin(admin.ModelAdmin):
+class PDUAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
     form = PDUAdminForm
     list_display = [
         "name",
@@ -361,7 +362,7 @@ class PDUAdmin(admin.ModelAdmin):
 
 
 @admin.register(Outlet)
-class OutletAdmin(admin.ModelAdmin):
+class OutletAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "pdu",
@@ -395,7 +396,7 @@ class OutletAdmin(admin.ModelAdmin):
         return str(supply) if supply else "—"
 
 
-class PowerSupplyInline(admin.TabularInline):
+class PowerSupplyInline(SiteScopedInlineMixin, admin.TabularInline):
     model = PowerSupply
     fields = ["name", "max_draw_w", "allocated_draw_w", "outlet"]
     autocomplete_fields = ["outlet"]
@@ -403,7 +404,7 @@ class PowerSupplyInline(admin.TabularInline):
 
 
 @admin.register(Host)
-class HostAdmin(admin.ModelAdmin):
+class HostAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "site",
@@ -430,7 +431,7 @@ class HostAdmin(admin.ModelAdmin):
 
 
 @admin.register(PowerSupply)
-class PowerSupplyAdmin(admin.ModelAdmin):
+class PowerSupplyAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "host", "max_draw_w", "allocated_draw_w", "outlet"]
     list_filter = ["host__site"]
     search_fields = ["name", "host__name", "outlet__pdu__name"]

@@ -113,7 +113,7 @@ def _power_action(action: str, target_field: str):
                 )
             except services.GuardrailRefused as exc:
                 refusals = exc.refusals
-            except (services.OutletBusy, ValidationError) as exc:
+            except (services.OutletBusy, ValidationError, PermissionDenied) as exc:
                 modeladmin.message_user(request, str(exc), messages.ERROR)
                 return None
             else:

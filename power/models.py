@@ -49,6 +49,9 @@ class PowerCommand(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
+        # Overriding the guardrails (protected hosts, last live supplies) takes more than the
+        # right to switch power (docs/security.md).
+        permissions = [("force_powercommand", "Can override power guardrails with force")]
         constraints = [
             models.UniqueConstraint(
                 fields=["requested_by", "idempotency_key"],

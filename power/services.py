@@ -7,7 +7,7 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -105,12 +105,13 @@ def power_command_request(
                 "per site (each site's own workers switch its PDUs)."
             }
         )
+    site = outlets[0].pdu.rack.site
+    _check_may_switch(user, site, force=force)
     if not_before is not None and not_before <= timezone.now():
         not_before = None
     refusals = guardrail_refusals(radius, reason=reason, force=force)
     if refusals:
         raise GuardrailRefused(radius, refusals)
-    site = outlets[0].pdu.rack.site
     try:
         with transaction.atomic():
             command = PowerCommand.objects.create(
@@ -145,6 +146,18 @@ def power_command_request(
         raise _busy(outlets) from None
     command.results_at_hand = rows  # the answer needs no second read of what was just written
     return PowerRequestResult(radius=radius, command=command, created=True)
+
+
+def _check_may_switch(user, site, *, force: bool) -> None:
+    """Roles are per site (dcpower/access.py): switching power there, and forcing past the
+    guardrails, each need their permission at the site."""
+    if not user.has_perm("power.add_powercommand", site):
+        raise PermissionDenied(f"Your roles do not allow power commands at site {site.name!r}.")
+    if force and not user.has_perm("power.force_powercommand", site):
+        raise PermissionDenied(
+            f"Your roles do not allow force at site {site.name!r}: ask someone who holds "
+            "guardrail-override there, or leave force out."
+        )
 
 
 def _targets(outlet_ids, host_ids, rack_ids) -> dict:

@@ -63,3 +63,15 @@ def make_dual_psu_host(*, rack: Rack, pdu_a: PDU, pdu_b: PDU, outlet: int, **fie
     make_supply(host=host, name="PSU1", outlet=pdu_a.outlets.get(number=outlet))
     make_supply(host=host, name="PSU2", outlet=pdu_b.outlets.get(number=outlet))
     return host
+
+
+def grant(user, role: str, *sites):
+    """Give ``user`` a role (dcpower/access.py ROLES) at ``sites`` (none: every site)."""
+    from django.contrib.auth.models import Group
+
+    from dcpower.models import RoleGrant
+
+    role_grant, _ = RoleGrant.objects.get_or_create(user=user, role=Group.objects.get(name=role))
+    role_grant.sites.set(sites)
+    user.__dict__.pop("_dcpower_role_grants", None)  # the backend's per-user cache
+    return role_grant

@@ -1,13 +1,19 @@
-"""Who may call the API until roles arrive (issue #7): any authenticated user reads; writes
-need Django's model permissions (add/change/delete), which superusers hold."""
+"""Who may call the API: roles (dcpower/access.py). Every request needs a user (else 401);
+reading needs the model's view permission, writing its add, change or delete permission,
+at the object's site for the object itself (else 403). Creations and changes are checked
+against the object as it will be by the viewset (ModelResourceViewSet), and power commands
+against their site by the service."""
 
 from rest_framework import permissions
 
 
-class ReadAuthenticatedWriteModelPerms(permissions.DjangoModelPermissions):
-    def has_permission(self, request, view):
-        if not (request.user and request.user.is_authenticated):
-            return False
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return super().has_permission(request, view)
+class RolePermissions(permissions.DjangoObjectPermissions):
+    perms_map = {
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "OPTIONS": [],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+        "POST": ["%(app_label)s.add_%(model_name)s"],
+        "PUT": ["%(app_label)s.change_%(model_name)s"],
+        "PATCH": ["%(app_label)s.change_%(model_name)s"],
+        "DELETE": ["%(app_label)s.delete_%(model_name)s"],
+    }

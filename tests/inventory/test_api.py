@@ -30,8 +30,16 @@ def test_token_authentication(anon, admin_user):
     assert anon.get(f"{API}/sites/").status_code == 200
 
 
-def test_a_user_without_model_permissions_may_read_but_not_write(anon, django_user_model, site):
+def test_a_user_without_a_role_may_not_even_read(anon, django_user_model, site):
+    nobody = django_user_model.objects.create_user("nobody", password="pw-nobody-123")
+    anon.force_authenticate(nobody)
+    assert anon.get(f"{API}/sites/").status_code == 403
+    assert anon.get(f"{API}/racks/").status_code == 403
+
+
+def test_a_viewer_may_read_but_not_write(anon, django_user_model, site):
     reader = django_user_model.objects.create_user("reader", password="pw-reader-123")
+    factories.grant(reader, "viewer")
     anon.force_authenticate(reader)
     assert anon.get(f"{API}/sites/").status_code == 200
     response = anon.post(f"{API}/sites/", {"name": "X", "slug": "x"}, format="json")

@@ -70,8 +70,9 @@ def test_anonymous_requests_get_401(anon, dc):
     assert nothing_persisted()
 
 
-def test_a_user_without_the_add_permission_may_read_but_not_command(anon, django_user_model, dc):
+def test_a_viewer_may_read_but_not_command(anon, django_user_model, dc):
     reader = django_user_model.objects.create_user("reader", password="pw-reader-123")
+    factories.grant(reader, "viewer")
     anon.force_authenticate(reader)
     target = outlet(dc["a"], 5).pk
     assert anon.get(COMMANDS).status_code == 200
@@ -510,6 +511,8 @@ def history(dc, admin_user, django_user_model):
     """Four commands: on A:5 (root, pending), off web01's A side (root, succeeded), cycle
     db01 by "operator" (pending, ticket CHG-1), and on an outlet in another site (root)."""
     operator = django_user_model.objects.create_user("operator", password="pw-operator-123")
+    factories.grant(operator, "operator")
+    factories.grant(operator, "guardrail-override")
 
     def request(user, **kwargs):
         return power_command_request(user=user, **kwargs).command

@@ -1,0 +1,45 @@
+"""The roles (groups of permissions) of dcpower/access.py ROLES."""
+
+from django.contrib.auth.management import create_permissions
+from django.db import migrations
+
+
+def create_roles(apps, schema_editor):
+    from dcpower.access import ROLES
+
+    # Permissions are normally created after migrate; the roles need them now.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, names in ROLES.items():
+        permissions = []
+        for dotted in names:
+            app_label, codename = dotted.split(".")
+            permissions.append(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(permissions)
+
+
+def remove_roles(apps, schema_editor):
+    from dcpower.access import ROLES
+
+    apps.get_model("auth", "Group").objects.filter(name__in=list(ROLES)).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("dcpower", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("authtoken", "0004_alter_tokenproxy_options"),
+        ("inventory", "0005_encrypted_credentials"),
+        ("power", "0004_force_permission"),
+        ("telemetry", "0002_webhooks"),
+    ]
+
+    operations = [migrations.RunPython(create_roles, remove_roles)]
