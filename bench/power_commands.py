@@ -585,8 +585,8 @@ def helper_setup(params: dict) -> dict:
     """Inventory for the simulated PDUs: one site, racks of two PDUs, a superuser and token."""
     from django.contrib.auth import get_user_model
     from django.db import transaction
-    from rest_framework.authtoken.models import Token
 
+    from dcpower.tokens import api_token_create
     from inventory import services
     from inventory.choices import PduMounting
     from inventory.models import PDU, Outlet, Rack, Site
@@ -618,8 +618,8 @@ def helper_setup(params: dict) -> dict:
             outlets.append(list(row.outlets.order_by("number").values_list("pk", flat=True)))
         Outlet.objects.update(state="on")  # the simulated outlets start on
         user = get_user_model().objects.create_superuser("bench", "bench@example.invalid", None)
-        token = Token.objects.create(user=user)
-    return {"site": site.pk, "token": token.key, "outlets": outlets}
+        _, token = api_token_create(user=user, name="bench")
+    return {"site": site.pk, "token": token, "outlets": outlets}
 
 
 def helper_profile(params: dict) -> dict:

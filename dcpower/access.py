@@ -31,7 +31,7 @@ ADMINISTER = [
     *(f"dcpower.{a}_rolegrant" for a in ("add", "change", "delete", "view")),
     *(f"auth.{a}_user" for a in ("add", "change", "delete", "view")),
     "auth.view_group",
-    *(f"authtoken.{a}_tokenproxy" for a in ("add", "change", "delete", "view")),
+    *(f"dcpower.{a}_apitoken" for a in ("add", "change", "delete", "view")),
 ]
 
 # Role name -> permissions ("app_label.codename"). The data migration creates these groups.

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 
-from dcpower.models import RoleGrant
+from dcpower.models import ApiToken, RoleGrant
+from dcpower.tokens import api_token_revoke
 
 
 class SiteScopedAdminMixin:
@@ -60,3 +61,25 @@ class RoleGrantAdmin(admin.ModelAdmin):
         return (
             super().get_queryset(request).select_related("user", "role").prefetch_related("sites")
         )
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made with their secret shown once (API or ``manage.py create_api_token``);
+    here they are listed and revoked, never shown."""
+
+    list_display = ["name", "user", "prefix", "created", "expires_at", "read_only", "revoked_at"]
+    list_filter = ["read_only", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "user__username", "prefix"]
+    readonly_fields = ["user", "prefix", "created", "last_used_at", "revoked_at"]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke(self, request, queryset):
+        for token in queryset:
+            api_token_revoke(token=token)
+        self.message_user(request, f"Revoked {queryset.count()} token(s).")

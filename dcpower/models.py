@@ -30,3 +30,47 @@ class RoleGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} as {self.role}"
+
+
+class ApiToken(models.Model):
+    """A credential for scripts: shown once at creation, stored only as a SHA-256 hash (the
+    secret is 32 random bytes: nothing to brute-force, so no slow hash is needed)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. 'netbox-sync'.")
+    # The token's public part: finds the row; the rest is only ever compared by hash.
+    prefix = models.CharField(max_length=12, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never.")
+    read_only = models.BooleanField(default=False, help_text="Only GET, HEAD and OPTIONS.")
+    allowed_networks = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Client networks it is accepted from, e.g. ["10.0.0.0/8"]; empty: any.',
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def clean(self) -> None:
+        import ipaddress
+
+        from django.core.exceptions import ValidationError
+
+        if not isinstance(self.allowed_networks, list):
+            raise ValidationError({"allowed_networks": "A list of networks, e.g. 10.0.0.0/8."})
+        for network in self.allowed_networks:
+            try:
+                ipaddress.ip_network(str(network), strict=False)
+            except ValueError:
+                raise ValidationError(
+                    {"allowed_networks": f"{network!r} is not a network (e.g. 10.0.0.0/8)."}
+                ) from None

@@ -3,10 +3,16 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
 
+from dcpower.api.tokens import ApiTokenViewSet
 from telemetry.metrics import metrics_view
 
+tokens = SimpleRouter()
+tokens.register("tokens", ApiTokenViewSet, basename="apitoken")
+
 api_v1 = [
+    *tokens.urls,
     path("", include("inventory.api.urls")),
     path("", include("power.api.urls")),
     path("", include("telemetry.api.urls")),

@@ -8,6 +8,14 @@ from rest_framework import permissions
 
 
 class RolePermissions(permissions.DjangoObjectPermissions):
+    def has_permission(self, request, view):
+        if getattr(request.auth, "read_only", False) and request.method not in (
+            permissions.SAFE_METHODS
+        ):
+            self.message = "This API token is read-only."
+            return False
+        return super().has_permission(request, view)
+
     perms_map = {
         "GET": ["%(app_label)s.view_%(model_name)s"],
         "OPTIONS": [],

@@ -23,10 +23,10 @@ def test_anonymous_requests_get_401(anon, path):
 
 
 def test_token_authentication(anon, admin_user):
-    from rest_framework.authtoken.models import Token
+    from dcpower.tokens import api_token_create
 
-    token = Token.objects.create(user=admin_user)
-    anon.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, token = api_token_create(user=admin_user, name="test")
+    anon.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert anon.get(f"{API}/sites/").status_code == 200
 
 

@@ -33,10 +33,9 @@ def remove_roles(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dcpower", "0001_initial"),
+        ("dcpower", "0002_api_tokens"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("authtoken", "0004_alter_tokenproxy_options"),
         ("inventory", "0005_encrypted_credentials"),
         ("power", "0004_force_permission"),
         ("telemetry", "0002_webhooks"),
