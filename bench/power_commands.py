@@ -174,6 +174,7 @@ def bench_env(args, tmp: Path) -> dict[str, str]:
         # A real secret key turns DEBUG off: no query log, production code paths.
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DEBUG": "0",
+        "DCPOWER_HTTPS": "0",  # plain HTTP on loopback
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "DCPOWER_DATA_DIR": str(tmp / "var"),
         "LOG_LEVEL": "WARNING",

@@ -186,8 +186,22 @@ SPECTACULAR_SETTINGS = {
         "HostStatusEnum": "inventory.choices.HostStatus",
         "PowerFeedStatusEnum": "inventory.choices.PowerFeedStatus",
         "OutletStateEnum": "inventory.choices.OutletState",
+        "EventKindEnum": "telemetry.choices.EventKind",
     },
 }
+
+# HTTPS: with DEBUG off, cookies are secure-only, plain HTTP is redirected and browsers are
+# told to use HTTPS for a year (HSTS). DCPOWER_HTTPS=0 turns this off for a deployment served
+# over plain HTTP on a trusted network (and the benchmarks on loopback). Behind a proxy that
+# terminates TLS, SECURE_PROXY_HEADER=1 trusts its X-Forwarded-Proto (docs/security.md).
+_https = not DEBUG and env_bool("DCPOWER_HTTPS", True)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = _https
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000")) if _https else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+if env_bool("SECURE_PROXY_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS preload lists the domain in browsers for good: the domain owner's decision, not ours.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # Keys that encrypt device credentials at rest (dcpower/crypto.py): comma-separated Fernet
 # keys, the first encrypts, all decrypt. Unset: one key derived from SECRET_KEY.

@@ -3,6 +3,7 @@ insecure production start, and the embedded broker works without a server."""
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,38 @@ def test_invalid_debug_value_is_named():
     result = _load_settings(_settings_env(DEBUG="maybe"))
     assert result.returncode != 0
     assert "DEBUG must be one of" in result.stderr
+
+
+def test_production_settings_pass_djangos_deployment_check():
+    """HTTPS-only cookies, redirects, HSTS, and a schema with every authenticator known:
+    ``manage.py check --deploy`` has nothing to say, not even a warning."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=_settings_env(SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="dcpower.example"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_plain_http_can_be_chosen_for_a_trusted_network():
+    script = (
+        "import django; django.setup(); from django.conf import settings as s;"
+        " print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.SECURE_HSTS_SECONDS)"
+    )
+    for https, expected in (("1", "True True 31536000"), ("0", "False False 0")):
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env={
+                **_settings_env(SECRET_KEY="k" * 50, DCPOWER_HTTPS=https),
+                "DJANGO_SETTINGS_MODULE": "dcpower.settings",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.stdout.strip() == expected, result.stderr

@@ -1,7 +1,10 @@
 """drf-spectacular extensions: the brief related-object fields have one shape for requests
 (an integer id) and another for responses (an object), and the schema says so."""
 
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_basic_type, build_object_type
 from drf_spectacular.types import OpenApiTypes
@@ -34,6 +37,19 @@ class BriefObjectFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         return _brief_schema(self.target)
+
+
+class ApiTokenAuthenticationExtension(OpenApiAuthenticationExtension):
+    target_class = "dcpower.api.authentication.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token dcp_…`: an API token (docs/security.md#api-tokens).",
+        }
 
 
 class ResourceAutoSchema(AutoSchema):
