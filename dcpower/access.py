@@ -74,7 +74,15 @@ def site_id_of(obj) -> int | None:
 
 
 class RoleBackend(ModelBackend):
-    """Django's permissions (global), plus roles granted per site through RoleGrant."""
+    """Django's permissions (global), plus roles granted per site through RoleGrant; logins
+    of an account locked by too many failures are refused (dcpower/throttling.py)."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        from dcpower.throttling import login_locked
+
+        if login_locked(username):
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
 
     def has_perm(self, user_obj, perm, obj=None) -> bool:
         if not user_obj.is_active:

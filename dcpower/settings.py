@@ -164,6 +164,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "dcpower.api.schema.ResourceAutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"power": None},  # set from POWER_RATE_LIMIT below
     "EXCEPTION_HANDLER": "dcpower.api.exceptions.exception_handler",
     "SEARCH_PARAM": "q",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -308,6 +309,22 @@ POWER_EXECUTION = {
 TELEMETRY_POLL_INTERVAL_S = int(os.environ.get("TELEMETRY_POLL_INTERVAL_S", "30"))
 TELEMETRY_POLL_BUDGET_S = float(os.environ.get("TELEMETRY_POLL_BUDGET_S", "10"))
 TELEMETRY_DEVICE_TIMEOUT_S = float(os.environ.get("TELEMETRY_DEVICE_TIMEOUT_S", "2"))
+
+# The cache that rate limits count in: shared by every web process through Redis when there
+# is one (EVENTS_REDIS_URL, the broker's), else this process's memory.
+if EVENTS_REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": EVENTS_REDIS_URL,
+            "KEY_PREFIX": "dcpower",
+        }
+    }
+# Rate limits (dcpower/throttling.py): power commands per user, failed logins per account.
+POWER_RATE_LIMIT = os.environ.get("POWER_RATE_LIMIT", "30/min")
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["power"] = POWER_RATE_LIMIT
+LOGIN_FAILURES_MAX = int(os.environ.get("LOGIN_FAILURES_MAX", "5"))
+LOGIN_LOCKOUT_S = int(os.environ.get("LOGIN_LOCKOUT_S", "900"))
 
 # --- Logging --------------------------------------------------------------------------------
 

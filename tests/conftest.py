@@ -17,6 +17,18 @@ def _requires_service(request):
             pytest.skip(f"needs {name}: {reason}")
 
 
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings):
+    """Rate-limit counters (dcpower/throttling.py) per test, in memory, not in the shared
+    Redis where one test's requests would count against the next."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t"}
+    }
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def admin_user(django_user_model):
     return django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dcpower.api.viewsets import ModelResourceViewSet
+from dcpower.throttling import PowerCommandThrottle
 from inventory.models import PDU, Host, Outlet, Rack
 from power import completion, services
 from power.api.serializers import (
@@ -166,6 +167,8 @@ class PowerCommandViewSet(
 ):
     """Power commands: a read-only history, created through POST and cancelled while pending."""
 
+    throttle_classes = [PowerCommandThrottle]  # POSTs only
+
     serializer_class = PowerCommandSerializer
     filterset_class = PowerCommandFilterSet
     ordering_fields = ["id", "created", "status", "action"]
@@ -227,6 +230,7 @@ class PowerShortcutView(APIView):
     target_model = None
     target_field = ""
     queryset = PowerCommand.objects.none()  # model permissions are those of power commands
+    throttle_classes = [PowerCommandThrottle]
 
     @extend_schema(
         request=ShortcutRequestSerializer,
