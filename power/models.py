@@ -46,6 +46,9 @@ class PowerCommand(models.Model):
     # When the command was last handed to the broker (scheduled ones: when their time came).
     enqueued_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The request that asked for it (X-Request-ID): ties the API's log lines, this command and
+    # the worker's log lines about it together.
+    request_id = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from dcpower.request_id import current_request_id
 from power.blast_radius import BlastRadius, blast_radius, resolve_outlets
 from power.choices import CommandStatus
 from power.completion import command_finished
@@ -125,6 +126,7 @@ def power_command_request(
                 targets=_targets(outlet_ids, host_ids, rack_ids),
                 blast_radius=radius_summary(radius),
                 not_before=not_before,
+                request_id=current_request_id(),
                 # Queued as soon as this commits (power_command_enqueue without a second write).
                 enqueued_at=None if not_before else timezone.now(),
             )

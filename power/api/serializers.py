@@ -120,5 +120,8 @@ class PowerCommandSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(read_only=True, allow_null=True)
     finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
     error = serializers.CharField(read_only=True)
+    request_id = serializers.CharField(
+        read_only=True, help_text="The X-Request-ID of the request that asked for it."
+    )
     blast_radius = StoredBlastRadiusField()
     results = PowerCommandOutletSerializer(many=True, read_only=True)
