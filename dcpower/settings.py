@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -154,6 +155,7 @@ REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns "not logged in" into 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "dcpower.api.authentication.ApiTokenAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["dcpower.api.permissions.RolePermissions"],
@@ -321,6 +323,16 @@ if EVENTS_REDIS_URL:
             "KEY_PREFIX": "dcpower",
         }
     }
+# JWT for interactive clients (the CLI): a short-lived access token and a refresh token that
+# is replaced at each refresh (docs/security.md).
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=int(os.environ.get("JWT_ACCESS_MINUTES", "5"))),
+    "REFRESH_TOKEN_LIFETIME": timedelta(hours=int(os.environ.get("JWT_REFRESH_HOURS", "12"))),
+    "ROTATE_REFRESH_TOKENS": True,
+    "UPDATE_LAST_LOGIN": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
 # Rate limits (dcpower/throttling.py): power commands per user, failed logins per account.
 POWER_RATE_LIMIT = os.environ.get("POWER_RATE_LIMIT", "30/min")
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["power"] = POWER_RATE_LIMIT

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from dcpower.api.tokens import ApiTokenViewSet
 from telemetry.metrics import metrics_view
@@ -13,6 +14,8 @@ tokens.register("tokens", ApiTokenViewSet, basename="apitoken")
 
 api_v1 = [
     *tokens.urls,
+    path("auth/jwt/", TokenObtainPairView.as_view(), name="jwt-obtain"),
+    path("auth/jwt/refresh/", TokenRefreshView.as_view(), name="jwt-refresh"),
     path("", include("inventory.api.urls")),
     path("", include("power.api.urls")),
     path("", include("telemetry.api.urls")),
