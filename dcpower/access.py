@@ -31,6 +31,7 @@ ADMINISTER = [
     *(f"dcpower.{a}_rolegrant" for a in ("add", "change", "delete", "view")),
     *(f"auth.{a}_user" for a in ("add", "change", "delete", "view")),
     "auth.view_group",
+    "dcpower.view_auditentry",
     *(f"dcpower.{a}_apitoken" for a in ("add", "change", "delete", "view")),
 ]
 

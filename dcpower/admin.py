@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 
-from dcpower.models import ApiToken, RoleGrant
+from dcpower.models import ApiToken, AuditEntry, RoleGrant
 from dcpower.tokens import api_token_revoke
 
 
@@ -83,3 +83,22 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             api_token_revoke(token=token)
         self.message_user(request, f"Revoked {queryset.count()} token(s).")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit trail: read-only."""
+
+    list_display = ["created", "username", "action", "model", "object_repr", "request_id"]
+    list_filter = ["action", "model", "created"]
+    search_fields = ["object_repr", "username", "request_id", "object_id"]
+    date_hierarchy = "created"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

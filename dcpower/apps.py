@@ -7,5 +7,5 @@ class DcpowerConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the OpenAPI schema extensions for our custom fields.
-        from dcpower import throttling  # noqa: F401 - connects the failed-login counter
+        from dcpower import audit, throttling  # noqa: F401 - connect the audit trail and the failed-login counter
         from dcpower.api import schema  # noqa: F401

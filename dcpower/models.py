@@ -74,3 +74,33 @@ class ApiToken(models.Model):
                 raise ValidationError(
                     {"allowed_networks": f"{network!r} is not a network (e.g. 10.0.0.0/8)."}
                 ) from None
+
+
+class AuditEntry(models.Model):
+    """One change to the inventory: who, when, from which request, and the values before and
+    after (secrets masked). Written by dcpower/audit.py; never edited."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", "Created"
+        UPDATE = "update", "Changed"
+        DELETE = "delete", "Deleted"
+
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    username = models.CharField(max_length=150, blank=True)  # kept if the user is deleted
+    request_id = models.CharField(max_length=100, blank=True, db_index=True)
+    action = models.CharField(max_length=6, choices=Action.choices)
+    model = models.CharField(max_length=60, db_index=True)  # "inventory.rack"
+    object_id = models.CharField(max_length=40, db_index=True)
+    object_repr = models.CharField(max_length=200)
+    site_id = models.IntegerField(null=True, blank=True, db_index=True)
+    changes = models.JSONField(default=dict)  # {field: [before, after]}
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.username or 'system'} {self.action} {self.model} {self.object_repr}"

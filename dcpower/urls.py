@@ -6,11 +6,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from dcpower.api.audit import AuditEntryViewSet
 from dcpower.api.tokens import ApiTokenViewSet
 from telemetry.metrics import metrics_view
 
 tokens = SimpleRouter()
 tokens.register("tokens", ApiTokenViewSet, basename="apitoken")
+tokens.register("audit", AuditEntryViewSet, basename="auditentry")
 
 api_v1 = [
     *tokens.urls,

@@ -8,6 +8,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from dcpower.audit import bind_user
+
 BULK_CREATE_MAX_ITEMS = 1000
 
 
@@ -24,6 +26,11 @@ class ModelResourceViewSet(viewsets.ModelViewSet):
 
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
     bulk_create_enabled = True  # the schema documents the list form of POST (dcpower.api.schema)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # The API authenticates here, after the middleware: the audit trail's user is now known.
+        bind_user(request.user)
 
     def list(self, request, *args, **kwargs):
         self.refuse_unknown_query_parameters(request)

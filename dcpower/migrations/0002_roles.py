@@ -33,7 +33,7 @@ def remove_roles(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dcpower", "0002_api_tokens"),
+        ("dcpower", "0001_initial"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("inventory", "0005_encrypted_credentials"),
