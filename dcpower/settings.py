@@ -160,6 +160,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["dcpower.api.permissions.RolePermissions"],
+    # JSON in; anything else is a 415 (and the schema documents JSON bodies only).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "dcpower.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -175,6 +177,10 @@ REST_FRAMEWORK = {
 }
 
 SPECTACULAR_SETTINGS = {
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dcpower.api.schema.document_error_responses",
+    ],
     "TITLE": "dcpower API",
     "DESCRIPTION": "Inventory and power control for data centers.",
     "VERSION": "1.0.0",
@@ -192,6 +198,8 @@ SPECTACULAR_SETTINGS = {
         "PowerFeedStatusEnum": "inventory.choices.PowerFeedStatus",
         "OutletStateEnum": "inventory.choices.OutletState",
         "EventKindEnum": "telemetry.choices.EventKind",
+        "PowerActionEnum": "power.choices.CommandAction",
+        "AuditActionEnum": "dcpower.models.AuditEntry.Action",
     },
 }
 

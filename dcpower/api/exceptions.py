@@ -3,12 +3,14 @@
 - Django ``ValidationError`` (from ``Model.clean`` or a service): 400, by field.
 - ``ProtectedError`` (deleting something others depend on): 409, naming the dependants.
 - ``IntegrityError`` (a concurrent write won a unique race): 409.
+- ``DataError`` (a value the database cannot hold: an id beyond its integers, a time zone
+  offset beyond its range): 400. Found by fuzzing the API (tests/test_fuzz.py).
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -45,6 +47,10 @@ def exception_handler(exc, context):
         exc = Conflict(_describe_protected(exc))
     elif isinstance(exc, IntegrityError):
         exc = Conflict("The change conflicts with a concurrent change; reload and try again.")
+    elif isinstance(exc, DataError):
+        exc = exceptions.ValidationError(
+            {"detail": ["A value is out of the range the database can hold."]}
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -86,3 +86,37 @@ def _one_or_many(schema: dict) -> dict:
             {"type": "array", "items": schema, "minItems": 1, "maxItems": BULK_CREATE_MAX_ITEMS},
         ]
     }
+
+
+# The errors any operation may answer with, documented on every operation (a client, and
+# the schema fuzzer in tests/test_fuzz.py, must find every status code it can get).
+ERROR_RESPONSES = {
+    "400": "Bad input: the body names each field and the rule it breaks.",
+    "401": "No valid credentials (an API token, a JWT or a session).",
+    "403": "The user's roles do not allow this, here.",
+    "404": "No such object.",
+    "405": "Not allowed on this resource.",
+    "409": "Conflicts with the current state (an outlet held by another command, a guardrail, "
+    "something still in use).",
+    "415": "The body is not JSON.",
+    "429": "Too many requests: see Retry-After.",
+}
+ERROR_SCHEMA = {"type": "object", "additionalProperties": True}
+
+
+def document_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: add ERROR_RESPONSES to every operation."""
+    for path in result.get("paths", {}).values():
+        for method, operation in path.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            for code, description in ERROR_RESPONSES.items():
+                responses.setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": ERROR_SCHEMA}},
+                    },
+                )
+    return result

@@ -46,8 +46,10 @@ class ModelResourceViewSet(viewsets.ModelViewSet):
             "limit",
             "offset",
         }
-        if self.filterset_class is not None:
-            allowed |= set(self.filterset_class.base_filters)
+        filterset_class = getattr(self, "filterset_class", None)
+        if filterset_class is not None:
+            allowed |= set(filterset_class.base_filters)
+        allowed |= set(getattr(self, "filterset_fields", None) or [])
         unknown = sorted(set(request.query_params) - allowed)
         if unknown:
             raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
