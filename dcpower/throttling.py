@@ -4,6 +4,7 @@ production), so the limits hold across web processes."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from django.conf import settings
@@ -31,7 +32,10 @@ class PowerCommandThrottle(UserRateThrottle):
 
 
 def _failures_key(username: str) -> str:
-    return f"login-failures:{username.strip().lower()}"
+    # Hashed: a user name is whatever a client sends, and a cache key must be plain
+    # (the schema fuzzer sent control characters, which memcached-style keys refuse).
+    digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()
+    return f"login-failures:{digest}"
 
 
 def login_locked(username: str | None) -> bool:

@@ -51,3 +51,11 @@ def test_failures_of_one_account_do_not_lock_another(client, django_user_model, 
     for _ in range(2):
         client.login(username="mallory", password="guess")
     assert client.login(username="bob", password="bob-password-123")
+
+
+def test_any_user_name_is_counted_safely(client, settings):
+    """User names are whatever a client sends; the counter's cache key must not be."""
+    settings.LOGIN_FAILURES_MAX = 2
+    strange = "\U0007d85d|\x0c%\u00a5 \u00f2" + "x" * 300
+    for _ in range(3):
+        assert not client.login(username=strange, password="guess")
