@@ -61,6 +61,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import postgres, write_docs_section  # bench/_common.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
@@ -195,14 +197,6 @@ def ensure_gunicorn() -> None:
     print(f"installing {GUNICORN_REQUIREMENT} into the venv (bench-only)", flush=True)
     subprocess.run(
         [PYTHON, "-m", "pip", "install", "--quiet", GUNICORN_REQUIREMENT], check=True, timeout=300
-    )
-
-
-def postgres(dbname: str = "postgres"):
-    import psycopg
-
-    return psycopg.connect(
-        host="127.0.0.1", port=5432, user="postgres", dbname=dbname, autocommit=True
     )
 
 
@@ -785,10 +779,6 @@ def profile_shares(stats) -> dict[str, float]:
 # --- report ---------------------------------------------------------------------------------
 
 DOCS_HEADING = "## Power commands (issue #5)"
-DOCS_INTRO = (
-    "# Performance\n\nNumbers measured on this project's 2-core development machine; each "
-    "section's figures were taken side by side in one run, so compare only within a section.\n"
-)
 
 
 @dataclasses.dataclass
@@ -1128,18 +1118,6 @@ class Report:
         return out
 
 
-def write_docs(path: Path, body: str) -> None:
-    """Put ``body`` under DOCS_HEADING in ``path``, replacing that section if present."""
-    text = path.read_text() if path.exists() else DOCS_INTRO
-    section = f"{DOCS_HEADING}\n\n{body}"
-    pattern = re.compile(rf"^{re.escape(DOCS_HEADING)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
-
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -1238,7 +1216,7 @@ def main(argv: list[str]) -> int:
     print()
     print(body)
     if not args.no_docs:
-        write_docs(args.docs, body)
+        write_docs_section(args.docs, DOCS_HEADING, body)
         print(f"written to {args.docs} under {DOCS_HEADING!r}")
     for check in report.checks():
         print(f"{check.name}: {check.verdict()}")

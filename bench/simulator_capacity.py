@@ -47,6 +47,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import write_docs_section  # bench/_common.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 COMMUNITY = b"public"
 MEMORY_LIMIT_MB = 512.0
@@ -601,10 +603,6 @@ def cli_walk(walk: Walk, max_repetitions: int, runs: int) -> tuple[int, float]:
 # --- report -------------------------------------------------------------------------------
 
 DOCS_HEADING = "## Simulator capacity (issue #3)"
-DOCS_INTRO = (
-    "# Performance\n\nNumbers measured on this project's 2-core development machine; each "
-    "section's figures were taken side by side in one run, so compare only within a section.\n"
-)
 
 
 @dataclasses.dataclass
@@ -698,18 +696,6 @@ class Report:
         return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
 
 
-def write_docs(path: Path, body: str) -> None:
-    """Put ``body`` under DOCS_HEADING in ``path``, replacing that section if present."""
-    text = path.read_text() if path.exists() else DOCS_INTRO
-    section = f"{DOCS_HEADING}\n\n{body}"
-    pattern = re.compile(rf"^{re.escape(DOCS_HEADING)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
-
 # --- main ---------------------------------------------------------------------------------
 
 
@@ -784,7 +770,7 @@ def main(argv: list[str]) -> int:
     print()
     print(body)
     if not args.no_docs:
-        write_docs(args.docs, body)
+        write_docs_section(args.docs, DOCS_HEADING, body)
         print(f"written to {args.docs} under {DOCS_HEADING!r}")
     print(
         f"{'PASS' if report.passed else 'FAIL'}: simulator peak resident memory "

@@ -44,6 +44,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from _common import postgres, write_docs_section  # bench/_common.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
@@ -56,10 +58,6 @@ MEMORY_BASELINE_ROUND = 100
 VALUES_PER_OUTLET = 4  # state, current, power, energy
 DOCS = ROOT / "docs" / "performance.md"
 DOCS_HEADING = "## Telemetry polling (issue #6)"
-DOCS_INTRO = (
-    "# Performance\n\nNumbers measured on this project's 2-core development machine; each "
-    "section's figures were taken side by side in one run, so compare only within a section.\n"
-)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -72,14 +70,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--database", default="dcpower_bench_telemetry", help="created, dropped")
     parser.add_argument("--no-docs", action="store_true", help="print only")
     return parser.parse_args(argv)
-
-
-def postgres(dbname: str = "postgres"):
-    import psycopg
-
-    return psycopg.connect(
-        host="127.0.0.1", port=5432, user="postgres", dbname=dbname, autocommit=True
-    )
 
 
 def rss_mb() -> float:
@@ -346,17 +336,6 @@ def report(args, worker: dict, cli: dict, memory: dict, columns: list[str]) -> t
     return "\n".join(lines) + "\n", ok_rate and ok_memory
 
 
-def write_docs(body: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else DOCS_INTRO
-    section = f"{DOCS_HEADING}\n\n{body}"
-    pattern = re.compile(rf"^{re.escape(DOCS_HEADING)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text)
-
-
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="telemetry-bench-"))
@@ -387,7 +366,7 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     print(body)
     if not args.no_docs:
-        write_docs(body)
+        write_docs_section(DOCS, DOCS_HEADING, body)
     return 0 if passed else 1
 
 

@@ -84,7 +84,7 @@ class ControlServer:
             raise HttpError(HTTPStatus.NOT_FOUND, f"no simulated PDU named {name!r}")
         try:
             if action is None and method == "GET":
-                pass  # reading only: the ground truth below is the answer
+                pass  # a read changes nothing: the ground truth returned below is the answer
             elif action == "/faults" and method == "POST":
                 fleet.inject(name, **body)
             elif action == "/faults" and method == "DELETE":

@@ -46,7 +46,7 @@ class Receiver:
                 self.wfile.write(b'{"thanks": true}' if status < 300 else b"try later")
 
             def log_message(self, *args):
-                pass
+                """Quiet: http.server would print every request to stderr."""
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/dcpower"

@@ -127,8 +127,10 @@ class _V2cChannel(asyncio.DatagramProtocol):
         if not waiting[1].done():
             waiting[1].set_result(response)
 
-    def error_received(self, exc) -> None:  # an ICMP error: the request just goes unanswered
-        pass
+    def error_received(self, exc) -> None:
+        """An ICMP error (port unreachable, say) for some earlier datagram: it names no
+        request, so the request it belongs to ends as any unanswered one does, by its
+        timeout and retries in SnmpClient._v2c."""
 
 
 _channels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict] = weakref.WeakKeyDictionary()
