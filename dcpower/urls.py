@@ -31,6 +31,9 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api-v1"))),
 ]
 
+handler404 = "dcpower.api.exceptions.page_not_found"
+handler500 = "dcpower.api.exceptions.server_error"
+
 admin.site.site_header = "dcpower"
 admin.site.site_title = "dcpower"
 admin.site.index_title = "Inventory and power"

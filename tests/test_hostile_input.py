@@ -105,3 +105,34 @@ def test_injection_strings_in_filters_find_nothing_and_break_nothing(api, site, 
         assert response.status_code == 200
         assert response.data["count"] == 0
     assert Site.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "path", [f"{API}/sites/not-a-number/", f"{API}/hosts/1.5/power/cycle/", f"{API}/nothing/"]
+)
+def test_an_api_url_no_view_matches_is_a_json_404(api, path):
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_other_urls_keep_django_s_html_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_an_api_crash_is_a_json_500_with_no_details(api, monkeypatch):
+    api.raise_request_exception = False
+    monkeypatch.setattr(
+        "inventory.api.views.SiteViewSet.list",
+        lambda *args, **kwargs: 1 / 0,
+    )
+    response = api.get(f"{API}/sites/")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "detail": "Internal server error; the request id is in X-Request-ID."
+    }
+    assert response["X-Request-ID"]

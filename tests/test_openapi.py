@@ -71,3 +71,10 @@ def test_bulk_create_is_documented_as_one_object_or_a_list(schema):
     assert many["type"] == "array" and many["items"]["$ref"].endswith("/HostRequest")
     created = schema["paths"]["/api/v1/hosts/"]["post"]["responses"]["201"]["content"]
     assert created["application/json"]["schema"]["oneOf"][1]["items"]["$ref"].endswith("/Host")
+
+
+def test_a_bulk_create_s_per_item_errors_are_documented(api):
+    schema = api.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    error = schema["paths"]["/api/v1/racks/"]["post"]["responses"]["400"]
+    one_or_many = error["content"]["application/json"]["schema"]["oneOf"]
+    assert one_or_many[1]["type"] == "array"

@@ -12,6 +12,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -57,3 +59,24 @@ def exception_handler(exc, context):
     if isinstance(exc, Conflict):
         return Response(response.data, status=status.HTTP_409_CONFLICT, headers=response.headers)
     return response
+
+
+# Django's own error pages, for URLs no view answers (an id that is not a number, a path that
+# does not exist) and for crashes: under /api/ a client gets JSON like every other error.
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def page_not_found(request, exception):
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse(
+            {"detail": "Internal server error; the request id is in X-Request-ID."},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    return defaults.server_error(request)

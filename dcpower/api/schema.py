@@ -76,6 +76,16 @@ class ResourceAutoSchema(AutoSchema):
                 media["schema"] = _one_or_many(media["schema"])
         return response
 
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if self._is_bulk_create():
+            # A bulk create's 400 lists each item's errors, in the items' order.
+            responses["400"] = {
+                "description": ERROR_RESPONSES["400"] + " For a list, one object per item.",
+                "content": {"application/json": {"schema": _one_or_many(ERROR_SCHEMA)}},
+            }
+        return responses
+
 
 def _one_or_many(schema: dict) -> dict:
     from dcpower.api.viewsets import BULK_CREATE_MAX_ITEMS
