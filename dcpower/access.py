@@ -32,6 +32,7 @@ ADMINISTER = [
     *(f"auth.{a}_user" for a in ("add", "change", "delete", "view")),
     "auth.view_group",
     "dcpower.view_auditentry",
+    "dcpower.view_workerheartbeat",
     *(f"dcpower.{a}_apitoken" for a in ("add", "change", "delete", "view")),
 ]
 

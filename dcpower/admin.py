@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 
-from dcpower.models import ApiToken, AuditEntry, RoleGrant
+from dcpower.models import ApiToken, AuditEntry, RoleGrant, WorkerHeartbeat
 from dcpower.tokens import api_token_revoke
 
 
@@ -93,6 +95,33 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_filter = ["action", "model", "created"]
     search_fields = ["object_repr", "username", "request_id", "object_id"]
     date_hierarchy = "created"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    """The Celery workers /readyz counts on (dcpower/heartbeat.py): read-only, for the admin
+    role. A worker stopped cleanly removes its row; one that died leaves it, not live."""
+
+    list_display = ["hostname", "live", "queue_list", "last_seen", "started_at", "pid"]
+    search_fields = ["hostname"]
+
+    @admin.display(boolean=True, description="Live")
+    def live(self, heartbeat):
+        window = heartbeat.MISSED_BEATS * settings.WORKER_HEARTBEAT_S
+        return (timezone.now() - heartbeat.last_seen).total_seconds() <= window
+
+    @admin.display(description="Queues")
+    def queue_list(self, heartbeat):
+        return ", ".join(heartbeat.queues)
 
     def has_add_permission(self, request):
         return False

@@ -8,9 +8,30 @@ broker is Redis in production and CI, and a file-system transport that needs no 
 import os
 
 from celery import Celery
+from celery.signals import celeryd_init, setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dcpower.settings")
 
 app = Celery("dcpower")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Every worker's main process records that it is alive and which queues it consumes, for
+# /readyz (dcpower/heartbeat.py, docs/adr/0015-readiness-from-worker-heartbeats.md).
+app.steps["consumer"].add("dcpower.heartbeat:WorkerHeartbeatStep")
+
+
+@setup_logging.connect
+def _log_through_django_settings(loglevel=None, logfile=None, **kwargs):
+    """Workers and beat log like the web processes (LOG_FORMAT, context, secrets masked):
+    with a receiver here, Celery does not replace the root logger's handlers with its own."""
+    from dcpower.logs import configure_celery_logging
+
+    configure_celery_logging(loglevel=loglevel, logfile=logfile)
+
+
+@celeryd_init.connect
+def _name_the_worker_in_logs(sender=None, **kwargs):
+    """Sent with the worker's node name in its main process, before the pool forks."""
+    from dcpower.logs import set_worker_name
+
+    set_worker_name(sender or "")

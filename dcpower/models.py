@@ -3,9 +3,12 @@ for some sites, or for all of them."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
+from django.db.models.functions import Now
 
 
 class RoleGrant(models.Model):
@@ -104,3 +107,35 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username or 'system'} {self.action} {self.model} {self.object_repr}"
+
+
+class WorkerHeartbeatQuerySet(models.QuerySet):
+    def live(self) -> WorkerHeartbeatQuerySet:
+        """Workers heard from within 3 heartbeats, by the database's clock (the one that wrote
+        ``last_seen``, so clock skew between hosts does not matter)."""
+        window = timedelta(seconds=WorkerHeartbeat.MISSED_BEATS * settings.WORKER_HEARTBEAT_S)
+        return self.filter(last_seen__gte=Now() - window)
+
+
+class WorkerHeartbeat(models.Model):
+    """A Celery worker that is, or recently was, consuming: its main process writes this row
+    when its consumer starts and every WORKER_HEARTBEAT_S seconds, and deletes it when the
+    consumer stops (dcpower/heartbeat.py). /readyz counts the live ones
+    (docs/adr/0015-readiness-from-worker-heartbeats.md)."""
+
+    # A worker is live while its last beat is younger than this many intervals.
+    MISSED_BEATS = 3
+
+    hostname = models.CharField(max_length=255, unique=True, help_text="Celery's node name.")
+    queues = models.JSONField(default=list, help_text="The queues it consumes.")
+    pid = models.PositiveIntegerField("process id", help_text="Of its main process.")
+    started_at = models.DateTimeField(help_text="When its consumer started.")
+    last_seen = models.DateTimeField(db_index=True)
+
+    objects = WorkerHeartbeatQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return self.hostname

@@ -83,6 +83,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before anything else: no host check (probes use the
+    # pod's IP), no HTTPS redirect, not counted in request metrics (dcpower/probes.py).
+    "dcpower.probes.HealthProbeMiddleware",
     # Request counts and latencies per view (django-prometheus), first and last.
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "dcpower.request_id.RequestIdMiddleware",
@@ -92,6 +95,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "dcpower.audit.AuditUserMiddleware",
+    "dcpower.logs.LogContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -129,8 +133,16 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "dcpower.sqlite3",
-            # SQLite serialises writers; wait for the lock instead of failing at once.
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # The demo's web server, workers and beat share this file. SQLite serialises
+            # writers: wait up to 20 s for the lock instead of failing at once, take it when a
+            # transaction begins (one that reads, then writes, would otherwise fail at once
+            # with "database is locked" when another wrote meanwhile), and let readers go on
+            # while one writes (WAL).
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -156,7 +168,7 @@ REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns "not logged in" into 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "dcpower.api.authentication.ApiTokenAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "dcpower.api.authentication.JwtAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["dcpower.api.permissions.RolePermissions"],
@@ -301,6 +313,17 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Every worker writes a heartbeat row this often; /readyz counts a worker live for three
+# intervals after its last (dcpower/heartbeat.py). Web processes and workers must agree on it.
+_heartbeat = os.environ.get("WORKER_HEARTBEAT_S", "10")
+try:
+    WORKER_HEARTBEAT_S = float(_heartbeat)
+except ValueError:
+    WORKER_HEARTBEAT_S = 0.0
+if not WORKER_HEARTBEAT_S > 0:
+    raise ImproperlyConfigured(
+        f"WORKER_HEARTBEAT_S must be a positive number of seconds; got {_heartbeat!r}"
+    )
 
 # How power commands are carried out (power/execution.py ExecutionSettings): verify timeout,
 # poll interval, cycle off period, device timeout, power-on stagger per feed.
@@ -350,19 +373,37 @@ LOGIN_LOCKOUT_S = int(os.environ.get("LOGIN_LOCKOUT_S", "900"))
 
 # --- Logging --------------------------------------------------------------------------------
 
+# LOG_FORMAT: "text" (one readable line) or "json" (one object a line, for a log collector).
+# Every line carries the request id, the authenticated user and the power command being run
+# (dcpower/logs.py); every handler masks secrets. Celery workers and beat log through this too
+# (dcpower/celery.py), with their -l level.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json; got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "dcpower.request_id.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "dcpower.request_id.RequestIdLogFilter"},
+        "context": {"()": "dcpower.logs.LogContextFilter"},
+        "redact_secrets": {"()": "dcpower.logs.RedactSecretsFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "dcpower.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["request_id"],
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "context", "redact_secrets"],
         }
+    },
+    "loggers": {
+        # Django's defaults give these handlers of their own (an unformatted, unmasked copy of
+        # each line with DEBUG on, runserver's access lines): everything goes through ours.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

@@ -11,16 +11,22 @@ from power.execution import execute_command
 def execute_power_command(self, command_id: int) -> str:
     # acks_late: a worker that dies mid-command leaves the message to be redelivered, and
     # execute_command resumes from each outlet's recorded step (safe to repeat).
+    from dcpower.logs import bind_command_id
     from dcpower.request_id import bind_request_id
     from power.models import PowerCommand
 
-    # The worker's log lines about this command carry the id of the request that asked for it.
+    # The worker's log lines about this command carry its id and the id of the request that
+    # asked for it.
     request_id = PowerCommand.objects.filter(pk=command_id).values_list("request_id", flat=True)
-    token = bind_request_id(request_id.first() or f"command-{command_id}")
+    tokens = [
+        bind_request_id(request_id.first() or f"command-{command_id}"),
+        bind_command_id(command_id),
+    ]
     try:
         return execute_command(command_id, claim=self.request.id or "")
     finally:
-        token.var.reset(token)
+        for token in reversed(tokens):
+            token.var.reset(token)
 
 
 @shared_task(ignore_result=True)

@@ -112,13 +112,14 @@ def _stop(worker: Worker) -> None:
 
 @pytest.fixture
 def start_worker(broker, tmp_path):
-    """Start a Celery worker on a site's queue and wait until it answers a ping. Every
-    worker started is stopped at teardown (SIGTERM, then SIGKILL)."""
+    """Start a Celery worker on a site's queue (or ``queues``; solo pool, or ``pool``) and
+    wait until it answers a ping. Every worker started is stopped at teardown (SIGTERM, then
+    SIGKILL)."""
     from dcpower.celery import app
 
     started: list[Worker] = []
 
-    def start(site, queues=None, **env) -> Worker:
+    def start(site, queues=None, pool="solo", **env) -> Worker:
         name = f"e2e-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
         log = tmp_path / f"{name.split('@')[0]}.log"
         command = [
@@ -129,7 +130,7 @@ def start_worker(broker, tmp_path):
             "dcpower",
             "worker",
             "--pool",
-            "solo",
+            pool,
             "-Q",
             ",".join(queues or [services.site_queue(site.pk)]),
             "--concurrency",

@@ -1,6 +1,7 @@
 """drf-spectacular extensions: the brief related-object fields have one shape for requests
 (an integer id) and another for responses (an object), and the schema says so."""
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import (
     OpenApiAuthenticationExtension,
     OpenApiSerializerFieldExtension,
@@ -50,6 +51,12 @@ class ApiTokenAuthenticationExtension(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Token dcp_…`: an API token (docs/security.md#api-tokens).",
         }
+
+
+class JwtAuthenticationExtension(SimpleJWTScheme):
+    """Our JWTAuthentication (it names its user in logs) is documented as simplejwt's."""
+
+    target_class = "dcpower.api.authentication.JwtAuthentication"
 
 
 class ResourceAutoSchema(AutoSchema):

@@ -18,6 +18,10 @@ def create_roles(apps, schema_editor):
         permissions = []
         for dotted in names:
             app_label, codename = dotted.split(".")
+            try:
+                apps.get_model(app_label, codename.split("_", 1)[1])
+            except LookupError:
+                continue  # a model made by a later migration, which grants it (0003: heartbeats)
             permissions.append(
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)
             )
