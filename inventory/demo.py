@@ -2,11 +2,13 @@
 
 One site with four racks. Each rack has an A and a B feed (230 V, 32 A, single phase), an A and
 a B PDU on them (one vendor profile per rack), and ten dual-PSU hosts with PSU1 on the A PDU and
-PSU2 on the B PDU. Each rack's top-of-rack switch and the database hosts are protected.
+PSU2 on the B PDU. Each rack's top-of-rack switch and the database hosts are protected; each
+rack's web01 is in maintenance, waiting for a power cycle.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -14,11 +16,14 @@ from django.db import transaction
 from inventory import services
 from inventory.choices import FeedSide, HostStatus, PduMounting, VendorProfile
 from inventory.models import PDU, Host, PowerFeed, PowerSupply, Rack, Site
+from inventory.simulation import simulator_fleet_description, simulator_pdu_name
 
 DEMO_SITE_SLUG = "demo-fra1"
 RACK_COUNT = 4
 HOSTS_PER_RACK = 10
 OUTLETS_PER_PDU = 24
+# Each rack's web01 is in maintenance, waiting for a power cycle: the demo's example.
+MAINTENANCE_HOST = "web01"
 RACK_VENDORS = [
     VendorProfile.APC_RPDU2,
     VendorProfile.RARITAN_PX,
@@ -29,7 +34,7 @@ RACK_VENDORS = [
 HOST_LAYOUT = [
     ("tor01", "network", 1, 90, True),
     ("db01", "database", 2, 350, True),
-    ("web01", "web", 1, 180, False),
+    ("web01", "web", 1, 180, False),  # in maintenance: the one to power-cycle (below)
     ("web02", "web", 1, 180, False),
     ("app01", "compute", 1, 220, False),
     ("app02", "compute", 1, 220, False),
@@ -62,6 +67,45 @@ def demo_inventory_load() -> DemoSummary:
     for rack_index in range(RACK_COUNT):
         _load_rack(site, rack_index)
     return DemoSummary(site=site, created=True)
+
+
+def demo_fleet_description(*, site: Site, time_scale: float = 1.0) -> tuple[dict, list[str]]:
+    """The simulator fleet for the site's PDUs, every PDU on a free port (the demo runs
+    unprivileged: 161 and 502 need root) and the control endpoint on a free port too. The
+    ports the fleet chose are written back with ``demo_pdu_addresses_set``."""
+    return simulator_fleet_description(
+        PDU.objects.filter(rack__site=site), time_scale=time_scale, port=0, control_port=0
+    )
+
+
+@transaction.atomic
+def demo_pdu_addresses_set(*, site: Site, addresses: dict[str, tuple[str, int]]) -> int:
+    """Point the site's PDUs at the addresses the running fleet serves them on (keyed by the
+    fleet's PDU names); returns how many changed."""
+    pdus = list(PDU.objects.filter(rack__site=site).select_related("rack__site"))
+    name_counts = Counter(pdu.name for pdu in pdus)
+    changed = 0
+    for pdu in pdus:
+        name = simulator_pdu_name(pdu, unique_name=name_counts[pdu.name] == 1)
+        if name not in addresses:
+            continue
+        host, port = addresses[name]
+        if (pdu.management_host, pdu.management_port) != (host, port):
+            pdu.management_host, pdu.management_port = host, port
+            changed += 1
+            _saved(pdu)
+    return changed
+
+
+def demo_cycle_host(*, site: Site) -> Host | None:
+    """The host that the demo's example command cycles: the first one in maintenance (an
+    active host's cycle cuts its last live supply, which the guardrails refuse without
+    ``force``; a host taken out of service for the reboot needs only a reason)."""
+    return (
+        Host.objects.filter(site=site, protected=False, status=HostStatus.MAINTENANCE)
+        .order_by("rack__name", "position_u")
+        .first()
+    )
 
 
 def _load_rack(site: Site, rack_index: int) -> None:
@@ -105,7 +149,7 @@ def _load_rack(site: Site, rack_index: int) -> None:
                 name=f"{rack_name.lower()}-{suffix}",
                 position_u=position,
                 u_height=height,
-                status=HostStatus.ACTIVE,
+                status=HostStatus.MAINTENANCE if suffix == MAINTENANCE_HOST else HostStatus.ACTIVE,
                 role=role,
                 protected=protected,
                 serial=f"SN{rack_index + 1:02d}{outlet_number:03d}",

@@ -148,7 +148,8 @@ def power_request_response(request, **fields) -> Response:
         command = _with_results(command.pk)
     data = PowerCommandSerializer(command, context={"request": request}).data
     if answer == status.HTTP_201_CREATED:
-        headers["Location"] = data["url"]
+        # A plain str: the URL is DRF's Hyperlink, which WSGI servers (wsgiref) refuse.
+        headers["Location"] = str(data["url"])
     return Response(data, status=answer, headers=headers)
 
 

@@ -1,49 +1,52 @@
-"""Run dcpower with the demo inventory: migrate, load the demo data center, create an admin
-user with a fresh password, print how to log in, and serve the web UI and API."""
+"""Run dcpower with the demo data center (the README's first command): migrate, load the demo
+inventory, give ``admin`` a fresh password and API token, then run the simulated PDUs, a Celery
+worker per queue, beat and the web server until Ctrl-C. See dcpower/demo_runner.py."""
 
-import secrets
+from django.core.management.base import BaseCommand, CommandError
 
-from django.contrib.auth import get_user_model
-from django.core.management import call_command
-from django.core.management.base import BaseCommand
-
-from inventory.demo import demo_inventory_load
-
-DEMO_ADMIN_USERNAME = "admin"
+from dcpower.demo_runner import (
+    WEB_HOST,
+    DemoError,
+    demo_banner,
+    demo_run,
+    demo_setup,
+    demo_web_port,
+)
 
 
 class Command(BaseCommand):
-    help = "Set up the demo data center and serve dcpower (the README's first command)."
+    help = "Set up the demo data center and run dcpower with simulated PDUs until Ctrl-C."
 
     def add_arguments(self, parser):
-        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
         parser.add_argument(
-            "--no-serve", action="store_true", help="Set everything up, print, and exit."
+            "--port", type=int, default=8000, help="web server port (0: any free one)"
+        )
+        parser.add_argument(
+            "--time-scale",
+            type=float,
+            default=1.0,
+            help="device seconds per real second in the simulated PDUs (relay delays, reboots)",
+        )
+        parser.add_argument(
+            "--no-serve", action="store_true", help="set everything up, print, start nothing"
         )
 
-    def handle(self, *args, addrport, no_serve, **options):
-        call_command("migrate", interactive=False, verbosity=0)
-        summary = demo_inventory_load()
-        password = secrets.token_urlsafe(12)
-        user_model = get_user_model()
-        admin, _ = user_model.objects.get_or_create(
-            username=DEMO_ADMIN_USERNAME, defaults={"is_staff": True, "is_superuser": True}
-        )
-        admin.is_staff = admin.is_superuser = admin.is_active = True
-        admin.set_password(password)
-        admin.save()
-        base = f"http://{addrport}"
-        self.stdout.write(
-            "\n".join(
-                [
-                    f"dcpower demo: site {summary.site.name!r} is loaded.",
-                    f"  Admin:    {base}/admin/",
-                    f"  API:      {base}/api/v1/   (docs: {base}/api/v1/docs/)",
-                    f"  User:     {DEMO_ADMIN_USERNAME}",
-                    f"  Password: {password}",
-                    "",
-                ]
-            )
-        )
-        if not no_serve:
-            call_command("runserver", addrport, use_reloader=False)
+    def handle(self, *args, port, time_scale, no_serve, **options):
+        if not 0 <= port <= 65535:
+            raise CommandError(f"--port must be 0-65535, not {port}")
+        if time_scale <= 0:
+            raise CommandError("--time-scale must be positive")
+        try:
+            if no_serve:
+                access = demo_setup()
+                self.stdout.write("\n".join(demo_banner(access, f"http://{WEB_HOST}:{port}")))
+                return
+            port = demo_web_port(port)  # a busy port fails before anything is set up
+            access = demo_setup()
+            demo_run(access, port=port, time_scale=time_scale, say=self._say)
+        except DemoError as exc:
+            raise CommandError(str(exc)) from exc
+
+    def _say(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()
