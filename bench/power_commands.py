@@ -14,8 +14,8 @@ What it does, all on loopback:
    ``relay_delay_s: 0``, each on its own 127.0.X.Y address, and creates the inventory for them
    (one site, 25 racks of two PDUs, a superuser with an API token) with a Django helper run
    as a subprocess (this file, ``--django-helper setup``).
-3. Starts gunicorn (installed into the venv by this script when missing: a bench-only
-   dependency) with gthread workers, which keep HTTP connections alive, and a Celery worker
+3. Starts gunicorn (dcpower's production web server, deploy/systemd/dcpower-web.service)
+   with gthread workers, which keep HTTP connections alive, and a Celery worker
    (solo pool by default) on the site's queue, with POWER_POLL_INTERVAL_S=0.005 and
    POWER_POWER_ON_STAGGER_S=0.
 4. In interleaved rounds, side by side: one outlet switched end to end (POST
@@ -66,7 +66,6 @@ from _common import postgres, write_docs_section  # bench/_common.py, beside thi
 ROOT = Path(__file__).resolve().parent.parent
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
-GUNICORN_REQUIREMENT = "gunicorn>=23,<28"  # bench-only: not a dependency of dcpower
 
 # Targets of issue #5.
 E2E_P50_MS = 10.0
@@ -188,16 +187,6 @@ def bench_env(args, tmp: Path) -> dict[str, str]:
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp)]),
         "PYTHONUNBUFFERED": "1",
     }
-
-
-def ensure_gunicorn() -> None:
-    probe = subprocess.run([PYTHON, "-c", "import gunicorn"], capture_output=True, check=False)
-    if probe.returncode == 0:
-        return
-    print(f"installing {GUNICORN_REQUIREMENT} into the venv (bench-only)", flush=True)
-    subprocess.run(
-        [PYTHON, "-m", "pip", "install", "--quiet", GUNICORN_REQUIREMENT], check=True, timeout=300
-    )
 
 
 def create_database(bench: Bench) -> None:
@@ -938,8 +927,7 @@ class Report:
             f"- Web: gunicorn, gthread worker class ({a.web_workers} workers x {a.web_threads} "
             "threads), `DEBUG` off, token authentication. gunicorn rather than `runserver`: it is "
             "how a WSGI application is served in production, and its gthread workers keep the "
-            "client's connection alive (its sync workers close it after each response). It is "
-            "a bench-only dependency, installed into the venv by the script when missing. The "
+            "client's connection alive (its sync workers close it after each response). The "
             "client is `http.client` on one keep-alive connection"
             + (f" ({self.reconnects - 1} reconnections)." if self.reconnects > 1 else "."),
             f"- Worker: `celery -A dcpower worker --pool {a.pool}` on the site's queue, "
@@ -1224,7 +1212,6 @@ def main(argv: list[str]) -> int:
 
 
 def run(args, bench: Bench) -> Report:
-    ensure_gunicorn()
     bench.redis_used = True
     flush_redis(bench)
     create_database(bench)

@@ -103,6 +103,9 @@ PROBES: dict[str, Callable[[], str | None]] = {
     "mbpoll": _tools("mbpoll"),
     # Prometheus's promtool (Debian package "prometheus"): checks the alert rules and metrics.
     "promtool": _tools("promtool"),
+    # The deployment files' checkers (tests/test_deploy.py): systemd's unit verifier and nginx.
+    "systemd-analyze": _tools("systemd-analyze"),
+    "nginx": _tools("nginx"),
     # snmpsim (PyPI) serving the real-device walks in ../shared/reference/device-recordings.
     "snmpsim": _snmpsim,
 }
