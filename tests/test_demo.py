@@ -224,6 +224,21 @@ def test_the_demo_cycles_a_host_end_to_end_and_stops_on_ctrl_c(tmp_path):
             else:
                 assert sent == 0, (name, truth)  # nothing else was touched
 
+        # The printed CLI line works as pasted (with this venv's console script).
+        cli_line = field(text, r"^\s+(DCPOWER_URL=\S+ DCPOWER_TOKEN=\S+ dcpower .+)$")
+        words = shlex.split(cli_line)
+        assignments = dict(word.split("=", 1) for word in words[:2])
+        argv = [str(Path(sys.executable).parent / "dcpower"), *words[3:]]
+        cli = subprocess.run(
+            argv,
+            env={**os.environ, **assignments, "DCPOWER_CONFIG_DIR": str(tmp_path / "cli")},
+            capture_output=True,
+            text=True,
+            timeout=REQUEST_TIMEOUT_S,
+        )
+        assert cli.returncode == 0, cli.stdout + cli.stderr  # every outlet verified
+        assert cli.stdout.count("succeeded") >= 2, cli.stdout
+
         demo.process.send_signal(signal.SIGINT)
         assert demo.wait(STOP_TIMEOUT_S) == 0, demo.output.text
         text = demo.output.text
