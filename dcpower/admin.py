@@ -73,6 +73,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["name", "user", "prefix", "created", "expires_at", "read_only", "revoked_at"]
     list_filter = ["read_only", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "user__username", "prefix"]
+    list_select_related = ["user"]
     readonly_fields = ["user", "prefix", "created", "last_used_at", "revoked_at"]
     exclude = ["key_hash"]
     actions = ["revoke"]

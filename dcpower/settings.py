@@ -97,6 +97,8 @@ MIDDLEWARE = [
     "dcpower.audit.AuditUserMiddleware",
     "dcpower.logs.LogContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Times rendered in the browser's time zone, from the admin's dcpower_tz cookie.
+    "dcpower.timezones.TimezoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -110,7 +112,8 @@ WSGI_APPLICATION = "dcpower.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Before the apps' directories: dcpower's admin/base_site.html overrides the admin's.
+        "DIRS": [BASE_DIR / "dcpower" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

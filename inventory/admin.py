@@ -11,11 +11,12 @@ from django.utils.html import format_html, format_html_join
 
 from dcpower.admin import SiteScopedAdminMixin, SiteScopedInlineMixin
 from inventory import selectors, services
+from inventory.admin_csv import CsvImportExportMixin
 from inventory.models import PDU, Host, Outlet, PowerFeed, PowerSupply, Rack, Site
 
 
 @admin.register(Site)
-class SiteAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
+class SiteAdmin(CsvImportExportMixin, SiteScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "description"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
@@ -83,7 +84,7 @@ def _watts(value: int | None) -> str:
 
 
 @admin.register(Rack)
-class RackAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
+class RackAdmin(CsvImportExportMixin, SiteScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "site",
@@ -190,7 +191,7 @@ class RackAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PowerFeed)
-class PowerFeedAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
+class PowerFeedAdmin(CsvImportExportMixin, SiteScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "site",
@@ -272,7 +273,7 @@ class PDUAdminForm(forms.ModelForm):
 
 
 @admin.register(PDU)
-class PDUAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
+class PDUAdmin(CsvImportExportMixin, SiteScopedAdminMixin, admin.ModelAdmin):
     form = PDUAdminForm
     list_display = [
         "name",
@@ -404,7 +405,7 @@ class PowerSupplyInline(SiteScopedInlineMixin, admin.TabularInline):
 
 
 @admin.register(Host)
-class HostAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
+class HostAdmin(CsvImportExportMixin, SiteScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "site",
@@ -431,9 +432,9 @@ class HostAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PowerSupply)
-class PowerSupplyAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
+class PowerSupplyAdmin(CsvImportExportMixin, SiteScopedAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "host", "max_draw_w", "allocated_draw_w", "outlet"]
-    list_filter = ["host__site"]
+    list_filter = ["host__site", ("outlet", admin.EmptyFieldListFilter), "host__status"]
     search_fields = ["name", "host__name", "outlet__pdu__name"]
     list_select_related = ["host", "outlet__pdu"]
     autocomplete_fields = ["host", "outlet"]

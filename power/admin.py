@@ -1,44 +1,28 @@
-"""Power commands in the admin: a read-only history, and on/off/cycle actions on outlets and
-hosts that go through the same service as the API, after a confirmation page that shows the
-blast radius and asks for a reason."""
+"""Power commands in the admin: a read-only history whose pages follow a command's progress
+outlet by outlet, and on/off/cycle actions on outlets and hosts that go through the same
+service as the API, after a confirmation page that shows the blast radius and asks for a
+reason."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 
 from inventory.admin import HostAdmin, OutletAdmin
-from power import services
+from power import selectors, services
 from power.blast_radius import blast_radius, resolve_outlets
-from power.choices import CommandAction
+from power.choices import CommandAction, OutletOutcome
 from power.guardrails import guardrail_refusals
-from power.models import PowerCommand, PowerCommandOutlet
+from power.models import PowerCommand
 
-
-class PowerCommandOutletInline(admin.TabularInline):
-    model = PowerCommandOutlet
-    fields = [
-        "outlet",
-        "outcome",
-        "step",
-        "state_before",
-        "state_after",
-        "attempts",
-        "error",
-        "started_at",
-        "finished_at",
-    ]
-    readonly_fields = fields
-    can_delete = False
-    extra = 0
-    max_num = 0
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("outlet__pdu")
+# How often a command's page asks for its progress while it is pending or running.
+POLL_INTERVAL_MS = 2000
 
 
 @admin.register(PowerCommand)
@@ -53,17 +37,64 @@ class PowerCommandAdmin(admin.ModelAdmin):
         "requested_by",
         "reason",
         "ticket",
+        "progress",
         "created",
         "finished_at",
     ]
-    list_filter = ["status", "action", "site"]
+    list_filter = ["status", "action", "site", "force"]
     search_fields = ["reason", "ticket", "requested_by__username"]
     list_select_related = ["site", "requested_by"]
     date_hierarchy = "created"
-    inlines = [PowerCommandOutletInline]
+    # The page's progress summary and outcome table (power/selectors.py) stand in for inlines.
+    change_form_template = "admin/power/powercommand/change_form.html"
+
+    def get_queryset(self, request):
+        finished = ~Q(outlets__outcome=OutletOutcome.PENDING)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                outlets_total=Count("outlets"), outlets_done=Count("outlets", filter=finished)
+            )
+        )
+
+    @admin.display(description="Outlets finished")
+    def progress(self, command):
+        return f"{command.outlets_done} of {command.outlets_total}"
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in PowerCommand._meta.fields]
+
+    def get_urls(self):
+        progress = path(
+            "<path:object_id>/progress/",
+            self.admin_site.admin_view(self.progress_view),
+            name="power_powercommand_progress",
+        )
+        return [progress, *super().get_urls()]
+
+    def progress_view(self, request, object_id):
+        """The command's progress as JSON, which its page polls while it is not finished:
+        the same permission as the page itself."""
+        command = self.get_object(request, unquote(object_id))
+        if command is None:
+            raise Http404
+        if not self.has_view_or_change_permission(request, command):
+            raise PermissionDenied
+        response = JsonResponse(selectors.command_progress(command=command).as_json())
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        command = self.get_object(request, unquote(object_id))
+        if command is not None:  # else the admin's own answer (a message and a redirect)
+            extra_context = {
+                **(extra_context or {}),
+                "progress": selectors.command_progress(command=command),
+                "progress_url": reverse("admin:power_powercommand_progress", args=[command.pk]),
+                "poll_interval_ms": POLL_INTERVAL_MS,
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request):
         return False
@@ -136,6 +167,8 @@ def _power_action(action: str, target_field: str):
             "form": form if form.is_bound else PowerActionForm(),
             "selected": ids,
             "opts": modeladmin.model._meta,
+            # The list as it was (its filters and search are in the query string).
+            "cancel_url": request.get_full_path(),
         }
         return TemplateResponse(request, "admin/power/confirm_power_action.html", context)
 

@@ -90,5 +90,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "error",
         "duration_s",
     ]
-    list_filter = ["succeeded", "webhook"]
+    list_filter = ["succeeded", "webhook", "event__kind"]
+    search_fields = ["webhook__name", "error", "event__message"]
     list_select_related = ["webhook", "event"]
+    date_hierarchy = "attempted_at"

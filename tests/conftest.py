@@ -38,6 +38,25 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture
+def roles():
+    """The roles' groups. The data migration makes them, but a transactional test's flush
+    empties every table and only permissions come back (post_migrate): make them again
+    (tests/cli/, tests/browser/)."""
+    from django.contrib.auth.models import Group, Permission
+
+    from dcpower.access import ROLES
+
+    for name, dotted in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(
+            [
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                for app_label, codename in (d.split(".") for d in dotted)
+            ]
+        )
+
+
+@pytest.fixture
 def admin_user(django_user_model):
     return django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")
 

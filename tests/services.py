@@ -1,4 +1,4 @@
-"""Outside servers and tools that some tests need (PostgreSQL, Redis, later net-snmp, ...).
+"""Outside servers and tools that some tests need (PostgreSQL, Redis, net-snmp, Chromium, ...).
 
 A test marked ``@pytest.mark.requires_service("postgres")`` runs wherever the service is
 present and is skipped where it is not, so the README's test command passes on a bare machine.
@@ -8,6 +8,7 @@ is missing then fails the test instead of skipping it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -93,6 +94,20 @@ def _recordings() -> str | None:
     return f"no device recordings at {RECORDINGS_DIR}"
 
 
+CHROMIUM = os.environ.get("DCPOWER_CHROMIUM", "/usr/bin/chromium")
+
+
+def _chromium() -> str | None:
+    """Debian's headless Chromium (packages "chromium" and "chromium-driver"), driven by
+    Playwright's Python package (the dev extra); Playwright's own browser downloads are never
+    used (tests/browser/)."""
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium chromium-driver)"
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is not installed (pip install -e '.[dev]')"
+    return None
+
+
 PROBES: dict[str, Callable[[], str | None]] = {
     "recordings": _recordings,
     "postgres": _postgres,
@@ -108,6 +123,8 @@ PROBES: dict[str, Callable[[], str | None]] = {
     "nginx": _tools("nginx"),
     # snmpsim (PyPI) serving the real-device walks in ../shared/reference/device-recordings.
     "snmpsim": _snmpsim,
+    # Headless Chromium for the browser tests (tests/browser/).
+    "chromium": _chromium,
 }
 
 

@@ -58,24 +58,6 @@ def token(admin_user) -> str:
 
 
 @pytest.fixture
-def roles():
-    """The roles' groups. The data migration makes them, but a transactional test's flush
-    empties every table and only permissions come back (post_migrate): make them again."""
-    from django.contrib.auth.models import Group, Permission
-
-    from dcpower.access import ROLES
-
-    for name, dotted in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.set(
-            [
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-                for app_label, codename in (d.split(".") for d in dotted)
-            ]
-        )
-
-
-@pytest.fixture
 def fleet():
     spec = FleetSpec.parse(
         {
