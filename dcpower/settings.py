@@ -213,6 +213,8 @@ SPECTACULAR_SETTINGS = {
         "PowerFeedStatusEnum": "inventory.choices.PowerFeedStatus",
         "OutletStateEnum": "inventory.choices.OutletState",
         "EventKindEnum": "telemetry.choices.EventKind",
+        "ReadingsStateEnum": "telemetry.choices.ReadingsState",
+        "SlotKindEnum": "telemetry.choices.SlotKind",
         "PowerActionEnum": "power.choices.CommandAction",
         "AuditActionEnum": "dcpower.models.AuditEntry.Action",
     },

@@ -9,6 +9,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from dcpower.api.audit import AuditEntryViewSet
 from dcpower.api.tokens import ApiTokenViewSet
 from telemetry.metrics import metrics_view
+from telemetry.views import rack_elevation_view
 
 tokens = SimpleRouter()
 tokens.register("tokens", ApiTokenViewSet, basename="apitoken")
@@ -27,6 +28,13 @@ api_v1 = [
 
 urlpatterns = [
     path("metrics", metrics_view, name="metrics"),  # Prometheus scrapes it (docs/telemetry.md)
+    # A rack's elevation, among the rack's admin pages: registered here, before the admin's
+    # own URLs, because RackAdmin (inventory) may not import telemetry (telemetry/views.py).
+    path(
+        "admin/inventory/rack/<int:rack_id>/elevation/",
+        admin.site.admin_view(rack_elevation_view),
+        name="rack-elevation",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api-v1"))),
 ]

@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from dcpower.admin import SiteScopedAdminMixin, SiteScopedInlineMixin
@@ -96,6 +97,7 @@ class RackAdmin(CsvImportExportMixin, SiteScopedAdminMixin, admin.ModelAdmin):
         "allocated",
         "utilization",
         "measured",
+        "elevation",
     ]
     list_filter = [
         "site",
@@ -105,10 +107,10 @@ class RackAdmin(CsvImportExportMixin, SiteScopedAdminMixin, admin.ModelAdmin):
     ]
     search_fields = ["name", "room", "row", "serial", "asset_tag"]
     list_select_related = ["site", "telemetry"]
-    readonly_fields = ["power_summary", "measured"]
+    readonly_fields = ["power_summary", "measured", "elevation"]
     inlines = [PDUInline, HostInline]
     fieldsets = [
-        (None, {"fields": ["site", "name", "status", "u_height"]}),
+        (None, {"fields": ["site", "name", "status", "u_height", "elevation"]}),
         ("Location", {"fields": ["room", "row"]}),
         ("Asset", {"fields": ["serial", "asset_tag", "description"]}),
         ("Power", {"fields": ["power_summary", "measured"]}),
@@ -157,6 +159,20 @@ class RackAdmin(CsvImportExportMixin, SiteScopedAdminMixin, admin.ModelAdmin):
         share = f" ({100 * status.power_w / status.capacity_w:.0f} %)" if status.capacity_w else ""
         warning = f": {', '.join(flags)}" if flags else ""
         return f"{_watts(round(status.power_w))}{share}{warning}"
+
+    @admin.display(description="Elevation")
+    def elevation(self, rack):
+        # The page is telemetry's (it shows readings), registered in dcpower/urls.py: this app
+        # imports no other, so it links by URL name only (telemetry/views.py).
+        if rack.pk is None:
+            return "Drawn once the rack is saved."
+        return format_html(
+            '<a href="{}" class="rack-elevation-link" id="rack-elevation-link-{}" '
+            'aria-label="Elevation of rack {}">Elevation</a>',
+            reverse("rack-elevation", kwargs={"rack_id": rack.pk}),
+            rack.pk,
+            rack.name,
+        )
 
     @admin.display(description="Power budget")
     def power_summary(self, rack):

@@ -63,3 +63,21 @@ class BriefObjectField(serializers.Field):
         return brief(
             value, view_name=self.view_name, request=self.context.get("request"), extra=self.extra
         )
+
+
+class NullableNestedField(serializers.Field):
+    """A read-only nested object that may be null, e.g. the outlet of a supply not plugged in.
+
+    drf-spectacular documents ``Serializer(allow_null=True)`` as ``allOf`` with ``nullable``,
+    which OpenAPI 3.0 validators read as "never null" (nullable does not reach into allOf):
+    this field is documented as one of the object or null (dcpower.api.schema).
+    """
+
+    def __init__(self, serializer_class, **kwargs):
+        self.serializer_class = serializer_class
+        kwargs["read_only"] = True
+        kwargs["allow_null"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return self.serializer_class(value, context=self.context).data

@@ -40,6 +40,14 @@ class BriefObjectFieldExtension(OpenApiSerializerFieldExtension):
         return _brief_schema(self.target)
 
 
+class NullableNestedFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "dcpower.api.fields.NullableNestedField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        component = auto_schema.resolve_serializer(self.target.serializer_class, direction)
+        return {"oneOf": [component.ref, {"enum": [None]}]}
+
+
 class ApiTokenAuthenticationExtension(OpenApiAuthenticationExtension):
     target_class = "dcpower.api.authentication.ApiTokenAuthentication"
     name = "tokenAuth"

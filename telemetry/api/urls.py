@@ -10,5 +10,6 @@ router.register("webhook-deliveries", views.WebhookDeliveryViewSet, basename="we
 
 urlpatterns = [
     path("racks/<int:pk>/power/", views.RackPowerSummaryView.as_view(), name="rack-power-summary"),
+    path("racks/<int:pk>/elevation/", views.RackElevationView.as_view(), name="rack-elevation"),
     *router.urls,
 ]

@@ -12,10 +12,12 @@ from dcpower.api.viewsets import ModelResourceViewSet
 from inventory.models import Rack
 from telemetry.api.serializers import (
     EventSerializer,
+    RackElevationSerializer,
     RackPowerSummarySerializer,
     WebhookDeliverySerializer,
     WebhookSerializer,
 )
+from telemetry.elevation import rack_elevation, rack_elevation_prefetch
 from telemetry.filtersets import EventFilterSet, WebhookDeliveryFilterSet
 from telemetry.models import Event, Webhook, WebhookDelivery
 from telemetry.selectors import rack_measure, rack_measure_prefetch
@@ -31,6 +33,20 @@ class RackPowerSummaryView(APIView):
     def get(self, request, pk: int):
         rack = get_object_or_404(rack_measure_prefetch(Rack.objects.select_related("site")), pk=pk)
         data = RackPowerSummarySerializer(rack_measure(rack), context={"request": request}).data
+        return Response(data)
+
+
+class RackElevationView(APIView):
+    """GET /api/v1/racks/{id}/elevation/: the rack as it stands, units top to bottom, with its
+    hosts, their supplies' outlets, its PDUs by side and its measured power against its
+    redundant capacity (telemetry/elevation.py)."""
+
+    queryset = Rack.objects.none()  # model permissions are those of racks
+
+    @extend_schema(responses={200: RackElevationSerializer})
+    def get(self, request, pk: int):
+        rack = get_object_or_404(rack_elevation_prefetch(Rack.objects.all()), pk=pk)
+        data = RackElevationSerializer(rack_elevation(rack), context={"request": request}).data
         return Response(data)
 
 
