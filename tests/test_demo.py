@@ -186,6 +186,13 @@ def test_the_demo_cycles_a_host_end_to_end_and_stops_on_ctrl_c(tmp_path):
         host_name = field(text, r"dcpower host cycle (\S+) --reason demo --yes$")
         assert f"DCPOWER_URL={base_url} DCPOWER_TOKEN={token} " in text
 
+        # Ready: the database, the embedded broker, and both workers' heartbeats.
+        deadline = time.monotonic() + 15
+        while (ready := httpx.get(f"{base_url}/readyz")).status_code != 200:
+            assert time.monotonic() < deadline, ready.text
+            time.sleep(0.5)
+        assert ready.json()["status"] == "ready"
+
         pdu_names = [pdu["name"] for pdu in get_json(f"{control}/pdus")]
         assert len(pdu_names) == 8
         before = {name: get_json(f"{control}/pdus/{name}") for name in pdu_names}
