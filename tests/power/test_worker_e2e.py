@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -34,7 +33,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 FINISHED = {
     CommandStatus.SUCCEEDED,
     CommandStatus.FAILED,
