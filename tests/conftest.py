@@ -3,6 +3,7 @@ from rest_framework.test import APIClient
 
 from tests import factories
 from tests.services import missing_reason, required_services
+from tests.simulated_dc import dc, fleet  # noqa: F401 - fixtures for end-to-end tests
 from tests.workers import broker, start_worker  # noqa: F401 - fixtures for end-to-end tests
 
 

@@ -17,9 +17,6 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from inventory.choices import HostStatus
-from inventory.models import Outlet
-from simulators.fleet import FleetSpec, fleet_in_thread
 from tests import factories
 from tests.services import CHROMIUM
 
@@ -123,61 +120,3 @@ def login(page, live_server, user, next_path: str = "/admin/") -> None:
     page.fill("#id_password", PASSWORD)
     page.press("#id_password", "Enter")
     page.wait_for_url(f"{live_server.url}{next_path}")
-
-
-@pytest.fixture
-def fleet():
-    spec = FleetSpec.parse(
-        {
-            "time_scale": 100,
-            "defaults": {"outlets": 8, "relay_delay_s": 2},
-            "pdus": [
-                {"name": "A", "profile": "apc_rpdu2", "host": "127.0.0.1", "port": 0},
-                {"name": "B", "profile": "eaton_epdu", "host": "127.0.0.1", "port": 0},
-            ],
-        }
-    )
-    with fleet_in_thread(spec) as running:
-        yield running
-
-
-@pytest.fixture
-def dc(fleet, site, rack, feeds):
-    """PDUs A (APC) and B (Eaton) at the fleet's addresses, in ``rack``; web01, in
-    maintenance (a reason is all a cycle needs), on outlet 1 of both; db01, active and
-    protected, on outlet 2 of both."""
-    pdus = {}
-    for name, feed, vendor in (("A", feeds[0], "apc_rpdu2"), ("B", feeds[1], "eaton_epdu")):
-        host, port = fleet.address(name)
-        pdus[name] = factories.make_pdu(
-            rack=rack,
-            name=name,
-            feed=feed,
-            vendor_profile=vendor,
-            management_host=host,
-            management_port=port,
-            snmp_write_community="private",
-            outlet_count=8,
-        )
-    web = factories.make_dual_psu_host(
-        rack=rack,
-        pdu_a=pdus["A"],
-        pdu_b=pdus["B"],
-        outlet=1,
-        name="web01",
-        position_u=10,
-        status=HostStatus.MAINTENANCE,
-    )
-    db = factories.make_dual_psu_host(
-        rack=rack,
-        pdu_a=pdus["A"],
-        pdu_b=pdus["B"],
-        outlet=2,
-        name="db01",
-        position_u=20,
-        u_height=2,
-        status=HostStatus.ACTIVE,
-        protected=True,
-    )
-    Outlet.objects.update(state="on")
-    return {"site": site, "rack": rack, "pdus": pdus, "web": web, "db": db}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from power.models import PowerCommand
-from tests.cli.conftest import received, relay_on
+from tests.simulated_dc import received, relay_on
 
 pytestmark = [
     pytest.mark.requires_service("postgres", "redis"),

@@ -17,8 +17,8 @@ from dcpower.cli.errors import ExitCode
 from power import services
 from power.choices import CommandStatus, OutletOutcome
 from power.models import PowerCommand
-from tests.cli.conftest import received, relay_on
 from tests.cli.proxy import LosingProxy
+from tests.simulated_dc import received, relay_on
 
 pytestmark = [
     pytest.mark.requires_service("postgres", "redis"),

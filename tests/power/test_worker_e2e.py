@@ -19,13 +19,11 @@ import time
 
 import pytest
 
-from inventory.choices import HostStatus
 from inventory.models import Outlet
 from power import services
 from power.choices import CommandStatus, OutletOutcome, OutletStep
 from power.models import PowerCommand, PowerCommandOutlet
-from simulators.fleet import FleetSpec, fleet_in_thread
-from tests import factories
+from tests.simulated_dc import received, relay_on
 from tests.workers import VISIBILITY_TIMEOUT_S
 
 pytestmark = [
@@ -44,61 +42,7 @@ FINISHED = {
 # --- The simulated PDUs --------------------------------------------------------------
 
 
-@pytest.fixture
-def fleet():
-    spec = FleetSpec.parse(
-        {
-            "time_scale": 100,
-            "defaults": {"outlets": 8, "relay_delay_s": 2},
-            "pdus": [
-                {"name": "A", "profile": "apc_rpdu2", "host": "127.0.0.1", "port": 0},
-                {"name": "B", "profile": "eaton_epdu", "host": "127.0.0.1", "port": 0},
-            ],
-        }
-    )
-    with fleet_in_thread(spec) as running:
-        yield running
-
-
-@pytest.fixture
-def dc(fleet, site, rack, feeds):
-    """An A (APC) and a B (Eaton) PDU at the fleet's addresses and web01, in maintenance (so a
-    reason is all a cycle needs), on outlet 1 of both."""
-    pdus = {}
-    for name, feed, vendor in (("A", feeds[0], "apc_rpdu2"), ("B", feeds[1], "eaton_epdu")):
-        host, port = fleet.address(name)
-        pdus[name] = factories.make_pdu(
-            rack=rack,
-            name=name,
-            feed=feed,
-            vendor_profile=vendor,
-            management_host=host,
-            management_port=port,
-            snmp_write_community="private",
-            outlet_count=8,
-        )
-    web = factories.make_dual_psu_host(
-        rack=rack,
-        pdu_a=pdus["A"],
-        pdu_b=pdus["B"],
-        outlet=1,
-        name="web01",
-        status=HostStatus.MAINTENANCE,
-    )
-    Outlet.objects.update(state="on")
-    return {"site": site, "pdus": pdus, "web": web}
-
-
 # --- Helpers -----------------------------------------------------------------------------
-
-
-def received(fleet) -> dict[str, int]:
-    """Switching commands each simulated PDU has received so far (its ground truth)."""
-    return {name: fleet.ground_truth(name)["commands_received"] for name in ("A", "B")}
-
-
-def relay_on(fleet, name: str, number: int) -> bool:
-    return fleet.ground_truth(name)["outlets"][number - 1]["on"]
 
 
 def request_power(api, dc, action: str) -> int:
