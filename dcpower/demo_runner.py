@@ -26,6 +26,7 @@ import json
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -135,7 +136,7 @@ def demo_banner(access: DemoAccess, base_url: str) -> list[str]:
         )
         cli = (
             f"DCPOWER_URL={base_url} DCPOWER_TOKEN={access.token} "
-            f"dcpower host cycle {shlex.quote(host.name)} --reason demo --yes"
+            f"{cli_command()} host cycle {shlex.quote(host.name)} --reason demo --yes"
         )
         lines += [
             "",
@@ -146,6 +147,16 @@ def demo_banner(access: DemoAccess, base_url: str) -> list[str]:
             f"  {cli}",
         ]
     return lines
+
+
+def cli_command() -> str:
+    """How to call the dcpower CLI from the user's shell: ``dcpower`` when that is this
+    installation's console script on PATH, else its full path (a venv not activated)."""
+    script = Path(sys.executable).parent / "dcpower"
+    on_path = shutil.which("dcpower")
+    if on_path and Path(on_path).resolve() == script.resolve():
+        return "dcpower"
+    return shlex.quote(str(script))
 
 
 # --- Process supervision --------------------------------------------------------------------

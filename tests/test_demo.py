@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import sqlite3
@@ -184,6 +185,12 @@ def test_the_demo_cycles_a_host_end_to_end_and_stops_on_ctrl_c(tmp_path):
         control = field(text, r"ground truth\): (http://\S+)/pdus$")
         curl_line = field(text, r"^\s+(curl .+)$")
         host_name = field(text, r"dcpower host cycle (\S+) --reason demo --yes$")
+        # The venv's console script: by name when it is on PATH, else (the venv not
+        # activated) by its full path, so that the line runs as pasted (below).
+        script = Path(sys.executable).parent / "dcpower"
+        on_path = shutil.which("dcpower")
+        named = on_path and Path(on_path).resolve() == script.resolve()
+        assert f" {'dcpower' if named else script} host cycle" in text
         assert f"DCPOWER_URL={base_url} DCPOWER_TOKEN={token} " in text
 
         # Ready: the database, the embedded broker, and both workers' heartbeats.
@@ -232,10 +239,10 @@ def test_the_demo_cycles_a_host_end_to_end_and_stops_on_ctrl_c(tmp_path):
                 assert sent == 0, (name, truth)  # nothing else was touched
 
         # The printed CLI line works as pasted (with this venv's console script).
-        cli_line = field(text, r"^\s+(DCPOWER_URL=\S+ DCPOWER_TOKEN=\S+ dcpower .+)$")
+        cli_line = field(text, r"^\s+(DCPOWER_URL=\S+ DCPOWER_TOKEN=\S+ \S*dcpower .+)$")
         words = shlex.split(cli_line)
         assignments = dict(word.split("=", 1) for word in words[:2])
-        argv = [str(Path(sys.executable).parent / "dcpower"), *words[3:]]
+        argv = words[2:]
         cli = subprocess.run(
             argv,
             env={**os.environ, **assignments, "DCPOWER_CONFIG_DIR": str(tmp_path / "cli")},
