@@ -11,6 +11,20 @@ from dcpower.models import ApiToken, AuditEntry, RoleGrant, WorkerHeartbeat
 from dcpower.tokens import api_token_revoke
 
 
+class ReadOnlyAdminMixin:
+    """Records nobody edits by hand (the audit trail, power commands, what polls and workers
+    wrote): viewable with the view permission, never added, changed or deleted."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class SiteScopedAdminMixin:
     """Change and delete only where the user's roles reach (dcpower/access.py): Django's
     ModelAdmin asks ``has_perm`` without the object; this asks with it, so a technician of
@@ -89,7 +103,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit trail: read-only."""
 
     list_display = ["created", "username", "action", "model", "object_repr", "request_id"]
@@ -97,18 +111,9 @@ class AuditEntryAdmin(admin.ModelAdmin):
     search_fields = ["object_repr", "username", "request_id", "object_id"]
     date_hierarchy = "created"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
+class WorkerHeartbeatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The Celery workers /readyz counts on (dcpower/heartbeat.py): read-only, for the admin
     role. A worker stopped cleanly removes its row; one that died leaves it, not live."""
 
@@ -123,12 +128,3 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
     @admin.display(description="Queues")
     def queue_list(self, heartbeat):
         return ", ".join(heartbeat.queues)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

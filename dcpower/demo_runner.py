@@ -482,7 +482,7 @@ def demo_run(
         say("Stop with Ctrl-C.")
         supervisor.watch()
     except StopRequested:
-        pass
+        pass  # Ctrl-C, SIGTERM or SIGHUP: the normal way out; the children stop below
     except DemoError as exc:
         say(f"error: {str(exc).splitlines()[0]}")
         raise

@@ -588,10 +588,6 @@ def _duplicates(spec: Kind, parsed: ParsedFile, result_rows: dict[int, RowResult
             seen[key] = number
 
 
-class _Rollback(Exception):
-    pass
-
-
 def csv_import(*, user, files: Sequence[tuple[str, bytes]], commit: bool) -> ImportResult:
     """Validate (and with ``commit``, write) CSV files, each ``(kind, content)``.
 
@@ -603,21 +599,17 @@ def csv_import(*, user, files: Sequence[tuple[str, bytes]], commit: bool) -> Imp
     parsed = [csv_parse(kind=kind, content=content) for kind, content in files]
     parsed.sort(key=lambda p: KIND_ORDER.index(p.kind.name))
     result = ImportResult()
-    try:
-        with transaction.atomic():
-            for parsed_file in parsed:
-                rows = {
-                    number: _import_row(parsed_file.kind, number, row, parsed_file.header, user)
-                    for number, row in parsed_file.rows
-                }
-                _duplicates(parsed_file.kind, parsed_file, rows)
-                result.rows.extend(rows.values())
-            if not (commit and result.ok):
-                raise _Rollback
-    except _Rollback:
-        pass
-    else:
-        result.committed = True
+    with transaction.atomic():
+        for parsed_file in parsed:
+            rows = {
+                number: _import_row(parsed_file.kind, number, row, parsed_file.header, user)
+                for number, row in parsed_file.rows
+            }
+            _duplicates(parsed_file.kind, parsed_file, rows)
+            result.rows.extend(rows.values())
+        result.committed = commit and result.ok
+        if not result.committed:
+            transaction.set_rollback(True)  # a preview, or an error: nothing is written
     return result
 
 

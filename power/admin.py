@@ -14,6 +14,7 @@ from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from dcpower.admin import ReadOnlyAdminMixin
 from inventory.admin import HostAdmin, OutletAdmin
 from power import selectors, services
 from power.blast_radius import blast_radius, resolve_outlets
@@ -26,7 +27,7 @@ POLL_INTERVAL_MS = 2000
 
 
 @admin.register(PowerCommand)
-class PowerCommandAdmin(admin.ModelAdmin):
+class PowerCommandAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Power commands are records of what was asked and what happened: nobody edits them."""
 
     list_display = [
@@ -95,15 +96,6 @@ class PowerCommandAdmin(admin.ModelAdmin):
                 "poll_interval_ms": POLL_INTERVAL_MS,
             }
         return super().change_view(request, object_id, form_url, extra_context)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class PowerActionForm(forms.Form):

@@ -4,22 +4,12 @@ not edited by hand). The PDU and rack pages of the inventory show the latest rea
 from django import forms
 from django.contrib import admin
 
+from dcpower.admin import ReadOnlyAdminMixin
 from telemetry.models import Event, PduStatus, Webhook, WebhookDelivery
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created", "kind", "site", "rack", "pdu", "outlet", "message"]
     list_filter = ["kind", "site", "created"]
     search_fields = ["message", "pdu__name", "rack__name"]
@@ -28,7 +18,7 @@ class EventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PduStatus)
-class PduStatusAdmin(ReadOnlyAdmin):
+class PduStatusAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "pdu",
         "up",
@@ -79,7 +69,7 @@ class WebhookAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "attempted_at",
         "webhook",
