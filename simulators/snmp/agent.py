@@ -7,7 +7,9 @@ transport a request arrived on, which PDU it is for; that PDU's ``ObjectTable`` 
 that PDU's credentials decide whether the request is answered at all and whether it may write.
 
 Faults act at the wire, in the PDU's transport: a dropped or unresponsive request is never
-handed to the engine; latency delays it.
+handed to the engine; latency delays it. SNMPv2c requests are then answered at the wire from
+the same objects (simulators.snmp.wire, ADR 0017), many times faster than the engine; SNMPv1,
+SNMPv3 and anything the wire path declines go to the engine.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pysnmp.smi import error as smi_error
 from simulators.model import SimulatedPdu
 from simulators.snmp.mib import REQUEST_MAY_WRITE, ObjectTable
 from simulators.snmp.profiles import PROFILES, SYSTEM, SnmpProfile
+from simulators.snmp.wire import WireResponder
 
 # A read-only security name gets this write view: pysnmp 7 lets a user with *no* write view
 # SET (its VACM returns instead of raising notInView, lextudio/pysnmp#48); with a view that
@@ -141,13 +144,21 @@ class _PduTransport(udp.UdpTransport):
     def __init__(self, pdu: SimulatedPdu, **kwargs) -> None:
         super().__init__(**kwargs)
         self.pdu = pdu
+        self.wire: WireResponder | None = None  # set once the PDU's agent exists
 
     def datagram_received(self, datagram, transportAddress) -> None:
         if self.pdu.should_drop():
             return
         latency = self.pdu.faults.latency_s
         if latency > 0:
-            self.loop.call_later(latency, self._callback_function, self, transportAddress, datagram)
+            self.loop.call_later(latency, self._answer, datagram, transportAddress)
+        else:
+            self._answer(datagram, transportAddress)
+
+    def _answer(self, datagram, transportAddress) -> None:
+        response = self.wire.answer(datagram) if self.wire is not None else None
+        if response is not None:
+            self.send_message(response, transportAddress)
         else:
             super().datagram_received(datagram, transportAddress)
 
@@ -245,7 +256,10 @@ class SnmpAgentServer:
     then ``server.close()`` at the end.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, wire_v2c: bool = True) -> None:
+        """``wire_v2c=False`` sends every request through pysnmp's engine (the reference
+        the wire path is tested against)."""
+        self.wire_v2c = wire_v2c
         self.engine = engine.SnmpEngine()
         self.agents_by_domain: dict[tuple[int, ...], SnmpPduAgent] = {}
         self._subtrees: set[tuple[int, ...]] = set()
@@ -302,8 +316,25 @@ class SnmpAgentServer:
             domain=domain,
             transport=transport,
         )
+        if self.wire_v2c:
+            transport.wire = WireResponder(
+                agent.table,
+                access_for=lambda community, agent=agent: agent.access_for(
+                    SECURITY_MODEL_V2C, _security_name(community)
+                ),
+                read_view=self._read_view,
+                write_view=self._write_view,
+                one_instant=pdu.one_instant,
+            )
         self.agents_by_domain[domain] = agent
         return agent
+
+    # What the fleet's VACM views hold (see _grant): the wire path checks the same.
+    def _read_view(self) -> tuple[tuple[int, ...], ...]:
+        return (SYSTEM, *self._subtrees)
+
+    def _write_view(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(self._subtrees)
 
     def _register_security(self, credentials: SnmpCredentials, profile: SnmpProfile) -> None:
         self._subtrees.add(profile.subtree)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from pysnmp.proto import rfc1902, rfc1905
@@ -79,6 +79,21 @@ class ObjectTable:
 
     def oids(self) -> list[Oid]:
         return list(self._oids)
+
+    # --- lookups for the wire path (simulators.snmp.wire) -----------------------------------
+
+    def object_at(self, oid: Oid) -> ManagedObject | None:
+        return self._by_oid.get(oid)
+
+    def objects_after(self, oid: Oid) -> Iterator[ManagedObject]:
+        """The objects after ``oid`` in OID order (GETNEXT's candidates)."""
+        for position in range(bisect.bisect_right(self._oids, oid), len(self._oids)):
+            yield self._by_oid[self._oids[position]]
+
+    def is_known_object(self, oid: Oid) -> bool:
+        """Whether ``oid`` is an instance of an object (column or scalar) the table has:
+        a missing one is then noSuchInstance rather than noSuchObject."""
+        return self._object_of(oid, self._objects) is not None
 
     # --- pysnmp instrumentation interface -------------------------------------------------
 
@@ -144,7 +159,7 @@ class ObjectTable:
 
     def _missing(self, oid: Oid):
         # An object we know (a column) without this instance is noSuchInstance; else noSuchObject.
-        if self._object_of(oid, self._objects) is not None:
+        if self.is_known_object(oid):
             return rfc1905.noSuchInstance
         return rfc1905.noSuchObject
 
