@@ -31,6 +31,24 @@ class BriefRelatedField(serializers.PrimaryKeyRelatedField):
         )
 
 
+class DetailUrls:
+    """The detail URLs of one view for many ids, exactly as ``reverse()`` writes them (the
+    request's scheme and host, a ``?format=`` carried over): reversed once with a stand-in id,
+    then only the id changes. A reverse() per row was a third of the time of an answer with
+    1,000 brief objects."""
+
+    _STAND_IN = "918273645"  # an id no URL holds elsewhere (rpartition finds the path's)
+
+    def __init__(self, view_name: str, *, request) -> None:
+        url = reverse(view_name, kwargs={"pk": int(self._STAND_IN)}, request=request)
+        self._before, found, self._after = url.rpartition(self._STAND_IN)
+        if not found:
+            raise ValueError(f"{view_name}: the id is not in its URL {url!r}")
+
+    def __call__(self, pk: int) -> str:
+        return f"{self._before}{pk}{self._after}"
+
+
 def brief(obj, *, view_name: str, request, extra: tuple[str, ...] = ()) -> dict:
     data = {
         "id": obj.pk,

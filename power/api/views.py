@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,11 +21,12 @@ from power.api.serializers import (
     PowerCommandSerializer,
     PowerRequestSerializer,
     ShortcutRequestSerializer,
+    power_command_results,
 )
 from power.blast_radius import UnknownTargets
 from power.choices import ACTIVE_COMMAND_STATUSES, CommandAction
 from power.filtersets import PowerCommandFilterSet
-from power.models import PowerCommand, PowerCommandOutlet
+from power.models import PowerCommand
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -154,9 +154,9 @@ def power_request_response(request, **fields) -> Response:
 
 
 def _command_queryset():
-    return PowerCommand.objects.select_related("site", "requested_by").prefetch_related(
-        Prefetch("outlets", queryset=PowerCommandOutlet.objects.select_related("outlet__pdu"))
-    )
+    # The results are not prefetched: PowerCommandResultsSerializer reads them as values (one
+    # query per command, or power_command_results for a list's page).
+    return PowerCommand.objects.select_related("site", "requested_by")
 
 
 def _with_results(pk: int) -> PowerCommand:
@@ -187,7 +187,12 @@ class PowerCommandViewSet(
 
     def list(self, request, *args, **kwargs):
         ModelResourceViewSet.refuse_unknown_query_parameters(self, request)
-        return super().list(request, *args, **kwargs)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        # The page's results in one query, not one per command.
+        results = power_command_results([command.pk for command in page])
+        context = {**self.get_serializer_context(), "results": results}
+        serializer = self.get_serializer(page, many=True, context=context)
+        return self.get_paginated_response(serializer.data)
 
     @extend_schema(parameters=[WAIT_PARAMETER])
     def retrieve(self, request, *args, **kwargs):
