@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from inventory.models import Outlet
+from power import execution
 from power.choices import CommandStatus, OutletOutcome, OutletStep
 from power.execution import ExecutionSettings, execute_command
 from power.models import PowerCommand
@@ -329,9 +330,24 @@ def test_workers_keep_one_driver_per_pdu_target_bounded(monkeypatch):
 def test_a_one_outlet_command_costs_a_fixed_few_statements(dc, django_assert_num_queries):
     command = request(dc, action="off", outlet_ids=[dc["pdus"]["A"].outlets.get(number=5).pk])
     # Claim (one conditional UPDATE), the command (without its JSON), the rows with their
-    # PDUs, the "sent" mark with the state before; then the outcome, the outlet's state and
-    # the command's end in one transaction (a savepoint here).
-    with django_assert_num_queries(9) as queries:
+    # outlets, their PDUs, the "sent" mark with the state before; then the outcome, the
+    # outlet's state and the command's end in one transaction (a savepoint here).
+    with django_assert_num_queries(10) as queries:
         assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED
     # Never the command's targets and blast radius: JSON as large as a 1,000-outlet command.
     assert not [q for q in queries.captured_queries if "blast_radius" in q["sql"]]
+
+
+def test_many_outlets_on_several_pdus_cost_the_same_statements(dc, django_assert_num_queries):
+    """Rows are written by their command, not by lists of ids, and each PDU is loaded once
+    (a PDU joined to every row decrypted its credentials once per outlet)."""
+    outlets = Outlet.objects.filter(pdu__in=dc["pdus"].values()).exclude(number__in=(1, 2))
+    command = request(dc, action="off", outlet_ids=list(outlets.values_list("pk", flat=True)))
+    rows = execution._rows_with_pdus(command.pk)
+    assert len(rows) == 12
+    assert len({id(row.outlet.pdu) for row in rows}) == 2
+    with django_assert_num_queries(10) as queries:
+        assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert not [sql for sql in writes if " IN (" in sql and "SELECT" not in sql], writes
+    assert set(outlets.values_list("state", flat=True)) == {"off"}

@@ -14,6 +14,7 @@ markers for the exception values.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 Oid = tuple[int, ...]
@@ -106,6 +107,8 @@ def _integer(value: int) -> bytes:
     return _tlv(INTEGER, value.to_bytes(size, "big", signed=True))
 
 
+# A driver asks for the same few hundred OIDs (its PDUs' outlet columns) again and again.
+@functools.lru_cache(maxsize=16384)
 def encode_oid(oid: Oid) -> bytes:
     if len(oid) < 2 or oid[0] > 2 or (oid[0] < 2 and oid[1] >= 40):
         raise BerError(f"not an OID: {oid}")
