@@ -8,7 +8,7 @@ from power.execution import execute_command
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def execute_power_command(self, command_id: int) -> str:
+def execute_power_command(self, command_id: int, request_id: str | None = None) -> str:
     # acks_late: a worker that dies mid-command leaves the message to be redelivered, and
     # execute_command resumes from each outlet's recorded step (safe to repeat).
     from dcpower.logs import bind_command_id
@@ -16,10 +16,14 @@ def execute_power_command(self, command_id: int) -> str:
     from power.models import PowerCommand
 
     # The worker's log lines about this command carry its id and the id of the request that
-    # asked for it.
-    request_id = PowerCommand.objects.filter(pk=command_id).values_list("request_id", flat=True)
+    # asked for it: sent with the message (a query less before the command starts), read
+    # from the command for a message queued without it.
+    if request_id is None:
+        request_id = (
+            PowerCommand.objects.filter(pk=command_id).values_list("request_id", flat=True).first()
+        )
     tokens = [
-        bind_request_id(request_id.first() or f"command-{command_id}"),
+        bind_request_id(request_id or f"command-{command_id}"),
         bind_command_id(command_id),
     ]
     try:

@@ -168,6 +168,22 @@ def test_a_worker_executing_a_command_logs_its_id(log_output, api, pdus, monkeyp
 
 
 @pytest.mark.django_db
+def test_a_command_sent_with_its_request_id_is_not_read_for_it(
+    log_output, monkeypatch, django_assert_num_queries
+):
+    def execute(command_id, *, claim):
+        logging.getLogger("power.execution").info("executing %s", command_id)
+        return "succeeded"
+
+    monkeypatch.setattr(tasks, "execute_command", execute)
+    output = log_output("json")
+    with django_assert_num_queries(0):
+        tasks.execute_power_command.apply(args=[41], kwargs={"request_id": "inc-5"})
+    line = output.line("executing")
+    assert (line["command_id"], line["request_id"]) == (41, "inc-5")
+
+
+@pytest.mark.django_db
 def test_text_lines_keep_todays_format(log_output, anon):
     output = log_output("text")
     anon.get("/api/v1/sites/", headers={"X-Request-ID": "req-text"})
