@@ -10,14 +10,14 @@ be carrying the host, so it is assumed to be.
 from __future__ import annotations
 
 import enum
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 
 from inventory.choices import HostStatus, OutletState
-from inventory.models import PDU, Host, Outlet, PowerSupply, Rack
+from inventory.models import PDU, Host, Outlet, PowerSupply, Rack, Site
 
 
 class PowerAction(enum.StrEnum):
@@ -134,17 +134,63 @@ def resolve_outlets(
                 host__rack_id__in=rack_ids, outlet__isnull=False
             ).values_list("outlet_id", flat=True)
         )
-    outlets = list(
-        Outlet.objects.filter(pk__in=selected)
-        .select_related("pdu__rack__site")
-        .order_by("pdu__rack__site__name", "pdu__rack__name", "pdu__name", "number")
-    )
+    outlets = _outlets_with_pdus(selected)
     missing = sorted(outlet_ids - {outlet.pk for outlet in outlets})
     if missing:
         raise UnknownTargets({"outlets": _unknown_message(Outlet, missing)})
     if not outlets:  # only racks can name nothing: hosts were checked for plugged supplies
         raise ValidationError({"racks": "The rack(s) have no outlets and no plugged-in hosts."})
     return outlets
+
+
+# What is read of the outlets a request resolves to, and of their PDUs, racks and sites: by
+# the blast radius, the guardrails, the command (its site) and its answer. Another field still
+# loads when read, at a query each (as after only()).
+TARGET_OUTLET_FIELDS = ("id", "pdu_id", "number", "label", "locked", "lock_reason", "state")
+TARGET_RELATED_FIELDS = (
+    "pdu__name",
+    "pdu__rack_id",
+    "pdu__rack__name",
+    "pdu__rack__site_id",
+    "pdu__rack__site__name",
+)
+
+
+def _outlets_with_pdus(ids: set[int]) -> list[Outlet]:
+    """The outlets, in the order people read them (site, rack, PDU, number), each with its PDU,
+    the PDU's rack and the rack's site: one query of values, made into instances here, so that
+    the outlets of one PDU share one PDU instance. select_related gave every outlet its own
+    PDU, rack and site, the PDU with its secrets decrypted: nearly half of a 1,000-outlet
+    request."""
+    rows = (
+        Outlet.objects.filter(pk__in=ids)
+        .order_by("pdu__rack__site__name", "pdu__rack__name", "pdu__name", "number")
+        .values_list(*TARGET_OUTLET_FIELDS, *TARGET_RELATED_FIELDS)
+    )
+    split = len(TARGET_OUTLET_FIELDS)
+    pdus: dict[int, PDU] = {}
+    outlets = []
+    for row in rows:
+        outlet = _loaded(Outlet, dict(zip(TARGET_OUTLET_FIELDS, row[:split], strict=True)), rows.db)
+        pdu = pdus.get(outlet.pdu_id)
+        if pdu is None:
+            pdu_name, rack_id, rack_name, site_id, site_name = row[split:]
+            site = _loaded(Site, {"id": site_id, "name": site_name}, rows.db)
+            rack = _loaded(Rack, {"id": rack_id, "name": rack_name, "site_id": site_id}, rows.db)
+            rack.site = site
+            pdu = _loaded(PDU, {"id": outlet.pdu_id, "name": pdu_name, "rack_id": rack_id}, rows.db)
+            pdu.rack = rack
+            pdus[outlet.pdu_id] = pdu
+        outlet.pdu = pdu
+        outlets.append(outlet)
+    return outlets
+
+
+def _loaded(model, values: dict, db: str):
+    """An instance of ``model`` as the database ``db`` gave ``values``, the other fields
+    deferred (as only() makes one)."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(db, names, [values[name] for name in names])
 
 
 def _check_known(model, ids: set[int], field_name: str, errors: dict[str, str]) -> None:
@@ -162,28 +208,27 @@ def _unknown_message(model, missing: list[int]) -> str:
 def blast_radius(*, action: PowerAction | str, outlets: list[Outlet]) -> BlastRadius:
     action = PowerAction(action)
     targeted = {outlet.pk for outlet in outlets}
-    hosts = (
-        Host.objects.filter(power_supplies__outlet__in=targeted)
-        .distinct()
-        .prefetch_related(
-            Prefetch("power_supplies", queryset=PowerSupply.objects.select_related("outlet"))
-        )
-        .order_by("name")
+    hosts = list(
+        Host.objects.filter(power_supplies__outlet__in=targeted).distinct().order_by("name")
     )
-    impacts = []
-    for host in hosts:
-        live = [
-            psu
-            for psu in host.power_supplies.all()
-            if psu.outlet is not None and psu.outlet.state != OutletState.OFF
-        ]
-        impacts.append(
-            HostImpact(
-                host=host,
-                supplies_affected=sum(1 for psu in live if psu.outlet_id in targeted),
-                supplies_live=len(live),
-            )
+    # Each host's live supplies as the outlets they are plugged into: plain values, not a
+    # supply and an outlet instance each (which cost a third of a 1,000-outlet request).
+    live_outlets: dict[int, list[int]] = defaultdict(list)
+    if hosts:
+        supplies = PowerSupply.objects.filter(host__in=hosts, outlet__isnull=False)
+        for host_id, outlet_id, state in supplies.values_list(
+            "host_id", "outlet_id", "outlet__state"
+        ):
+            if state != OutletState.OFF:
+                live_outlets[host_id].append(outlet_id)
+    impacts = [
+        HostImpact(
+            host=host,
+            supplies_affected=sum(1 for pk in live_outlets[host.pk] if pk in targeted),
+            supplies_live=len(live_outlets[host.pk]),
         )
+        for host in hosts
+    ]
     pdus = sorted({outlet.pdu for outlet in outlets}, key=lambda pdu: (pdu.rack.name, pdu.name))
     return BlastRadius(
         action=action,
