@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from dcpower.request_id import current_request_id
+from inventory.models import Outlet
 from power.blast_radius import BlastRadius, blast_radius, resolve_outlets
 from power.choices import CommandStatus
 from power.completion import command_finished
@@ -130,10 +131,7 @@ def power_command_request(
                 # Queued as soon as this commits (power_command_enqueue without a second write).
                 enqueued_at=None if not_before else timezone.now(),
             )
-            rows = PowerCommandOutlet.objects.bulk_create(
-                PowerCommandOutlet(command=command, outlet=outlet)
-                for outlet in sorted(outlets, key=lambda outlet: outlet.pk)
-            )
+            rows = _result_rows_create(command=command, outlets=outlets)
             if not_before is None:
                 transaction.on_commit(
                     lambda: power_command_enqueue(command=command, mark_enqueued=False)
@@ -148,6 +146,40 @@ def power_command_request(
         raise _busy(outlets) from None
     command.results_at_hand = rows  # the answer needs no second read of what was just written
     return PowerRequestResult(radius=radius, command=command, created=True)
+
+
+def _result_rows_create(
+    *, command: PowerCommand, outlets: list[Outlet]
+) -> list[PowerCommandOutlet]:
+    """A result row of ``command`` for each outlet, every other field at its default, as
+    bulk_create would write them; but in one ``INSERT ... SELECT`` that takes the outlet ids
+    from the outlets' table (one parameter a row), because bulk_create prepares each of the
+    eleven values of each row one by one: a quarter of the CPU time of a 1,000-outlet request.
+    The database checks the same constraints: a busy outlet is an IntegrityError, and so is an
+    outlet deleted meanwhile (as its foreign key would be). Returns the rows for the answer, as
+    written (without their ids, which nothing reads)."""
+    rows = [
+        PowerCommandOutlet(command=command, outlet=outlet)
+        for outlet in sorted(outlets, key=lambda outlet: outlet.pk)
+    ]
+    meta, outlet_meta = PowerCommandOutlet._meta, Outlet._meta
+    outlet_column = meta.get_field("outlet").column
+    shared = [f for f in meta.concrete_fields if not f.primary_key and f.column != outlet_column]
+    values = [f.get_db_prep_save(f.pre_save(rows[0], add=True), connection) for f in shared]
+    qn = connection.ops.quote_name
+    outlet_pk = qn(outlet_meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(meta.db_table)} "  # noqa: S608 - names from the models
+            f"({', '.join(qn(f.column) for f in shared)}, {qn(outlet_column)}) "
+            f"SELECT {', '.join(['%s'] * len(values))}, {outlet_pk} "
+            f"FROM {qn(outlet_meta.db_table)} WHERE {outlet_pk} IN "
+            f"({', '.join(['%s'] * len(rows))})",
+            [*values, *(row.outlet_id for row in rows)],
+        )
+        if cursor.rowcount != len(rows):
+            raise IntegrityError("An outlet of the command was deleted meanwhile.")
+    return rows
 
 
 def _check_may_switch(user, site, *, force: bool) -> None:
