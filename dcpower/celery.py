@@ -45,10 +45,13 @@ def _name_the_worker_in_logs(sender=None, **kwargs):
 
 @task_prerun.connect
 @task_postrun.connect
-def _database_connections_as_around_a_request(**kwargs):
-    """Around every task, what Django does around every request: close a connection that is
-    broken or older than CONN_MAX_AGE; keep the rest (checked before reuse with
-    CONN_HEALTH_CHECKS)."""
+def _database_connections_as_around_a_request(sender=None, **kwargs):
+    """Around every task a worker runs, what Django does around every request: close a
+    connection that is broken or older than CONN_MAX_AGE; keep the rest (checked before reuse
+    with CONN_HEALTH_CHECKS). A task applied in-process (eagerly) runs inside its caller,
+    whose connection is the caller's to manage, as Celery's fix-up also leaves it."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
     from django.db import close_old_connections
 
     close_old_connections()

@@ -220,7 +220,11 @@ def power_command_enqueue(*, command: PowerCommand, mark_enqueued: bool = True) 
 
     if mark_enqueued:
         PowerCommand.objects.filter(pk=command.pk).update(enqueued_at=timezone.now())
-    execute_power_command.apply_async(args=[command.pk], queue=site_queue(command.site_id))
+    execute_power_command.apply_async(
+        args=[command.pk],
+        kwargs={"request_id": command.request_id},
+        queue=site_queue(command.site_id),
+    )
 
 
 def power_commands_enqueue_due() -> list[int]:

@@ -168,6 +168,22 @@ def test_a_worker_executing_a_command_logs_its_id(log_output, api, pdus, monkeyp
 
 
 @pytest.mark.django_db
+def test_a_queued_command_carries_its_request_id(
+    api, pdus, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = []
+    monkeypatch.setattr(tasks.execute_power_command, "apply_async", lambda **kw: sent.append(kw))
+    outlet = pdus[0].outlets.get(number=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = api.post(
+            f"/api/v1/outlets/{outlet.pk}/power/on/", {}, headers={"X-Request-ID": "inc-77"}
+        )
+    assert [(m["args"], m["kwargs"]) for m in sent] == [
+        ([answer.data["id"]], {"request_id": "inc-77"})
+    ]
+
+
+@pytest.mark.django_db
 def test_a_command_sent_with_its_request_id_is_not_read_for_it(
     log_output, monkeypatch, django_assert_num_queries
 ):

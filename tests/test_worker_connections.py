@@ -62,3 +62,14 @@ def test_an_old_connection_is_replaced_before_the_next_task(worker_fixup, monkey
     monkeypatch.setattr(connection, "close_at", 0.0)  # past CONN_MAX_AGE
     run_a_task()
     assert connection.connection is not None and connection.connection is not before
+
+
+@pytest.mark.django_db
+def test_a_task_applied_in_process_leaves_its_callers_connection_alone():
+    """Eagerly, as tests and in-process callers run tasks: the caller's connection (here the
+    test's transaction) must survive."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    before = connection.connection
+    a_task.apply(args=[999_999], kwargs={"request_id": "eager"})  # no such command: it fails
+    assert connection.connection is before and not before.closed
