@@ -162,6 +162,8 @@ def _result_rows_create(
         PowerCommandOutlet(command=command, outlet=outlet)
         for outlet in sorted(outlets, key=lambda outlet: outlet.pk)
     ]
+    if not rows:
+        return rows
     meta, outlet_meta = PowerCommandOutlet._meta, Outlet._meta
     outlet_column = meta.get_field("outlet").column
     shared = [f for f in meta.concrete_fields if not f.primary_key and f.column != outlet_column]
