@@ -324,7 +324,7 @@ def _rows_with_pdus(command_id: int) -> list[PowerCommandOutlet]:
         .order_by("outlet__pdu_id", "outlet__number")
     )
     pdu_ids = {row.outlet.pdu_id for row in rows}
-    pdus = PDU.objects.select_related("rack__site").in_bulk(pdu_ids)
+    pdus = PDU.objects.in_bulk(pdu_ids)
     for row in rows:
         row.outlet.pdu = pdus[row.outlet.pdu_id]
     return rows
