@@ -102,3 +102,20 @@ def test_commands_are_read_only_history(admin_client, web, django_capture_on_com
         == 403
     )
     assert PowerCommand.objects.filter(pk=command.pk).exists()
+
+
+def test_the_confirmation_page_costs_the_same_queries_for_many_outlets(admin_client, pdus):
+    """Outlets are resolved with only what a request reads loaded (power/blast_radius.py): a
+    page that read another field of each outlet or PDU would pay a query per outlet."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(numbers):
+        ids = [pdus[0].outlets.get(number=n).pk for n in numbers]
+        with CaptureQueriesContext(connection) as captured:
+            response = act(admin_client, "outlet", "power_off_outlet", ids)
+        assert response.status_code == 200
+        assert f"{pdus[0].name}:{numbers[-1]}" in response.content.decode()  # shown, by name
+        return len(captured)
+
+    assert queries([3, 4]) == queries(list(range(3, 15)))
