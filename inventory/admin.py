@@ -379,7 +379,7 @@ class PDUAdmin(CsvImportExportMixin, SiteScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Outlet)
-class OutletAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
+class OutletAdmin(CsvImportExportMixin, SiteScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "pdu",

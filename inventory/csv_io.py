@@ -71,6 +71,10 @@ class Kind:
     select_related: tuple[str, ...] = ()
     # Field name -> column name, for errors on reference fields.
     error_columns: dict[str, str] = field(default_factory=dict)
+    # False: rows only update (outlets come and go with their PDU's outlet_count).
+    creates: bool = True
+    # The order of an export of every object, by natural key where ids would not be stable.
+    ordering: tuple[str, ...] = ()
 
     @property
     def exported_columns(self) -> list[Column]:
@@ -164,6 +168,24 @@ def _refs_supply(row):
     if outlet is None:
         raise _RowError({"outlet": f"PDU {pdu.name!r} has no outlet {number!r}."})
     return {"host": host, "outlet": outlet}
+
+
+def _refs_outlet(row):
+    """An outlet by its PDU and number. Outlets follow their PDU's outlet_count (created and
+    removed with it), so a row only ever updates one: naming a missing outlet is an error."""
+    site = _site(row)
+    pdu_name, number = row.get("pdu", ""), row.get("number", "")
+    if not pdu_name:
+        raise _RowError({"pdu": "Required: the PDU's name."})
+    pdu = _pdu_in_site(site, row.get("pdu_rack", ""), pdu_name)
+    if not number.isdigit() or not pdu.outlets.filter(number=int(number)).exists():
+        raise _RowError(
+            {
+                "number": f"PDU {pdu.name!r} has no outlet {number!r}: its outlets are "
+                f"1 to {pdu.outlet_count} (they follow the PDU's outlet_count)."
+            }
+        )
+    return {"pdu": pdu}
 
 
 def _name(obj) -> str:
@@ -292,6 +314,32 @@ KINDS: dict[str, Kind] = {
             error_columns={"rack": "rack", "feed": "feed"},
         ),
         Kind(
+            name="outlets",
+            key_columns=("site", "pdu_rack", "pdu", "number"),
+            model=Outlet,
+            columns=(
+                _SITE,
+                Column("pdu_rack", "The PDU's rack; may be empty if the PDU name is unique."),
+                Column("pdu", "The PDU (at the site).", required=True),
+                Column("number", "The outlet's number, 1 to the PDU's outlet count.", None, True),
+                Column("label", "Free text, e.g. what is plugged in.", "label"),
+                Column("locked", "true: every power command refuses it.", "locked"),
+                Column("lock_reason", "Why it is locked (required when locked).", "lock_reason"),
+            ),
+            references=_refs_outlet,
+            natural_key=lambda row, refs: {"pdu": refs["pdu"], "number": int(row["number"])},
+            export_references=lambda obj: {
+                "site": obj.pdu.rack.site.slug,
+                "pdu_rack": obj.pdu.rack.name,
+                "pdu": obj.pdu.name,
+                "number": str(obj.number),
+            },
+            select_related=("pdu__rack__site",),
+            error_columns={"pdu": "pdu", "number": "number"},
+            creates=False,
+            ordering=("pdu__rack__site__slug", "pdu__rack__name", "pdu__name", "number"),
+        ),
+        Kind(
             name="hosts",
             key_columns=("site", "name"),
             model=Host,
@@ -366,7 +414,11 @@ def csv_export(*, kind: str, queryset: Iterable[models.Model] | None = None) -> 
     """
     spec = KINDS[kind]
     if queryset is None:
-        queryset = spec.model.objects.all()
+        queryset = (
+            spec.model.objects.order_by(*spec.ordering)
+            if spec.ordering
+            else spec.model.objects.all()
+        )
     if isinstance(queryset, models.QuerySet) and spec.select_related:
         queryset = queryset.select_related(*spec.select_related)
     columns = spec.exported_columns
@@ -572,10 +624,11 @@ def _may_write(user, spec: Kind, obj, stored) -> bool:
 def _duplicates(spec: Kind, parsed: ParsedFile, result_rows: dict[int, RowResult]) -> None:
     seen: dict[tuple[str, ...], int] = {}
     key_columns = spec.key_columns
+    required = {c.name for c in spec.columns if c.required}
     for number, row in parsed.rows:
         key = tuple(row.get(c, "") for c in key_columns)
-        if not all(key):
-            continue
+        if not all(value for c, value in zip(key_columns, key, strict=True) if c in required):
+            continue  # an incomplete key is reported as such by the row itself
         if key in seen:
             result_rows[number].errors.append(
                 RowError(
@@ -591,8 +644,8 @@ def _duplicates(spec: Kind, parsed: ParsedFile, result_rows: dict[int, RowResult
 def csv_import(*, user, files: Sequence[tuple[str, bytes]], commit: bool) -> ImportResult:
     """Validate (and with ``commit``, write) CSV files, each ``(kind, content)``.
 
-    Files are taken in dependency order (sites, racks, feeds, PDUs, hosts, supplies), so one
-    import can create a rack and the hosts in it. Every row is validated; rows are written in
+    Files are taken in dependency order (sites, racks, feeds, PDUs, outlets, hosts, supplies),
+    so one import can create a rack and the hosts in it. Every row is validated; rows are written in
     one transaction that is rolled back unless ``commit`` is set and no row has an error.
     Raises CsvImportError if a file cannot be read at all (nothing is written then).
     """
@@ -645,10 +698,11 @@ def csv_columns_markdown() -> str:
     for spec in KINDS.values():
         key = ", ".join(f"`{c}`" for c in spec.key_columns)
         noun = spec.model._meta.verbose_name
+        verb = "creates or updates" if spec.creates else "updates"
         lines += [
             f"#### `{spec.name}`",
             "",
-            f"A row creates or updates the {noun} named by {key}.",
+            f"A row {verb} the {noun} named by {key}.",
             "",
             "| Column | Required | Meaning |",
             "| --- | --- | --- |",

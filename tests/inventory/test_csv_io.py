@@ -57,7 +57,10 @@ def inventory_snapshot() -> dict[str, set[tuple]]:
             *("management_port", "snmp_version", "snmp_v3_username", "modbus_unit_id"),
             *("asset_tag", "poll_interval_s"),
         ),
-        "outlets": rows(Outlet.objects, "pdu__rack__name", "pdu__name", "number"),
+        "outlets": rows(
+            Outlet.objects,
+            *("pdu__rack__name", "pdu__name", "number", "label", "locked", "lock_reason"),
+        ),
         "hosts": rows(
             Host.objects,
             *("site__slug", "name", "rack__name", "position_u", "u_height", "status", "role"),
@@ -85,6 +88,8 @@ def inventory(rack, feeds, pdus):
         rack=rack, pdu_a=pdu_a, pdu_b=pdu_b, outlet=1, position_u=1, u_height=2, role="compute"
     )
     factories.make_dual_psu_host(rack=rack, pdu_a=pdu_a, pdu_b=pdu_b, outlet=2, protected=True)
+    pdu_a.outlets.filter(number=7).update(label="KVM")
+    pdu_b.outlets.filter(number=8).update(locked=True, lock_reason="fragile load")
     loose = factories.make_host(site=rack.site, name="spare", asset_tag="AT-1")
     factories.make_supply(host=loose, name="PSU1", outlet=None, max_draw_w=500)
     other = factories.make_site(name="Other", slug="other", poll_interval_s=60)
@@ -144,17 +149,22 @@ def test_export_then_import_into_an_empty_database_reproduces_the_inventory(inve
     delete_inventory()
     assert not Site.objects.exists()
 
-    # Given in any order: the import takes sites, racks, feeds, PDUs, hosts, supplies.
+    # Given in any order: the import takes sites, racks, feeds, PDUs, outlets, hosts, supplies.
     result = csv_io.csv_import(user=superuser, files=list(reversed(files.items())), commit=True)
 
     assert result.ok, errors_by_row(result)
     assert result.committed
-    assert {r.action for r in result.rows} == {csv_io.CREATED}
+    assert {r.action for r in result.rows if r.kind != "outlets"} == {csv_io.CREATED}
+    # Outlets come with their PDUs; their rows set the label and lock the export carried.
+    outlet_actions = [r.action for r in result.rows if r.kind == "outlets"]
+    assert sorted(set(outlet_actions)) == [csv_io.UNCHANGED, csv_io.UPDATED]
+    assert outlet_actions.count(csv_io.UPDATED) == 2
     assert inventory_snapshot() == before
     assert PDU.objects.get(name="PDU-A").snmp_read_community == "public"
     # Exporting again gives the same files (the columns import reads are those export writes).
     again = export_all()
     assert again["racks"] == files["racks"]
+    assert again["outlets"] == files["outlets"]
     assert again["power_supplies"] == files["power_supplies"]
 
 
@@ -382,6 +392,61 @@ def test_power_supplies_are_wired_by_pdu_name_and_outlet_number(rack, pdus, supe
     assert run(superuser, "power_supplies", fixed, commit=True).committed
     plugged = dict(host.power_supplies.values_list("name", "outlet__pdu__name"))
     assert plugged == {"PSU1": "PDU-A", "PSU2": "PDU-B"}
+
+
+def test_outlets_are_labelled_and_locked_by_pdu_name_and_number(rack, pdus, superuser):
+    slug = rack.site.slug
+    content = csv_bytes(
+        "site,pdu_rack,pdu,number,label,locked,lock_reason",
+        f"{slug},,PDU-A,3,core switch,false,",  # the PDU's name is unique at the site
+        f"{slug},{rack.name},PDU-B,4,,true,fragile load",
+        f"{slug},,PDU-A,99,x,,",  # outlets follow outlet_count: never created
+        f"{slug},,PDU-A,5,,true,",  # a lock needs its reason
+        f"{slug},,PDU-A,3,again,,",  # the same outlet twice
+        f"{slug},,PDU-Z,1,,,",
+    )
+    result = run(superuser, "outlets", content, commit=False)
+    assert [r.action for r in result.rows[:2]] == ["updated", "updated"]
+    assert errors_by_row(result) == {
+        4: [
+            (
+                "number",
+                "PDU 'PDU-A' has no outlet '99': its outlets are 1 to 24 (they follow the "
+                "PDU's outlet_count).",
+            )
+        ],
+        5: [("lock_reason", "Say why the outlet is locked.")],
+        6: [
+            (
+                "number",
+                f"Row 2 already has this outlet (site {slug!r}, pdu_rack '', pdu 'PDU-A', "
+                "number '3').",
+            )
+        ],
+        7: [("pdu", f"No PDU 'PDU-Z' at site {slug!r}.")],
+    }
+    assert not result.committed
+    assert not Outlet.objects.filter(locked=True).exists()
+
+    fixed = csv_bytes(*csv_bytes_lines(content)[:3])
+    assert run(superuser, "outlets", fixed, commit=True).committed
+    outlet_b4 = pdus[1].outlets.get(number=4)
+    assert (outlet_b4.locked, outlet_b4.lock_reason) == (True, "fragile load")
+    assert pdus[0].outlets.get(number=3).label == "core switch"
+    assert Outlet.objects.filter(pdu__in=pdus).count() == 48  # none created
+
+
+def test_a_technician_labels_outlets_only_at_their_sites(django_user_model, rack, pdus):
+    other = factories.make_site(name="B", slug="b")
+    elsewhere = factories.make_pdu(rack=factories.make_rack(site=other, name="RB"), name="PB")
+    tech = django_user_model.objects.create_user("tech", password="pw-tech-12345")
+    factories.grant(tech, "technician", rack.site)
+    content = csv_bytes("site,pdu,number,label", f"{rack.site.slug},PDU-A,1,ok", "b,PB,1,no")
+    result = run(tech, "outlets", content, commit=True)
+    assert errors_by_row(result) == {3: [("site", "You may not change outlets at this site.")]}
+    assert not result.committed
+    assert not Outlet.objects.exclude(label="").exists()
+    assert elsewhere.outlets.get(number=1).label == ""
 
 
 def csv_bytes_lines(content: bytes) -> list[str]:
