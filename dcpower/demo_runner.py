@@ -471,18 +471,21 @@ def demo_run(
     supervisor = Supervisor(env=env, cwd=Path(settings.BASE_DIR))
     supervisor.install_signal_handlers()
     try:
-        _start_all(supervisor, access, port=port, time_scale=time_scale, log_dir=log_dir, say=say)
-        fleet = supervisor.children[0]
-        say("\n".join(demo_banner(access, f"http://{WEB_HOST}:{port}")))
-        say("")
-        say(f"Simulated PDUs (ground truth): {fleet.info['control']}/pdus")
-        say(f"Processes (logs in {log_dir}):")
-        for child in supervisor.children:
-            say(f"  {child.name:<17} pid {child.pid:<8} {child.log or 'this terminal'}")
-        say("Stop with Ctrl-C.")
-        supervisor.watch()
-    except StopRequested:
-        pass  # Ctrl-C, SIGTERM or SIGHUP: the normal way out; the children stop below
+        # Ctrl-C, SIGTERM or SIGHUP (StopRequested) is the normal way out: the children stop
+        # below.
+        with contextlib.suppress(StopRequested):
+            _start_all(
+                supervisor, access, port=port, time_scale=time_scale, log_dir=log_dir, say=say
+            )
+            fleet = supervisor.children[0]
+            say("\n".join(demo_banner(access, f"http://{WEB_HOST}:{port}")))
+            say("")
+            say(f"Simulated PDUs (ground truth): {fleet.info['control']}/pdus")
+            say(f"Processes (logs in {log_dir}):")
+            for child in supervisor.children:
+                say(f"  {child.name:<17} pid {child.pid:<8} {child.log or 'this terminal'}")
+            say("Stop with Ctrl-C.")
+            supervisor.watch()
     except DemoError as exc:
         say(f"error: {str(exc).splitlines()[0]}")
         raise

@@ -111,14 +111,11 @@ class ObjectTable:
     def read_next_variables(self, *var_binds, **context):
         result = []
         for idx, (name, _) in enumerate(var_binds):
-            position = bisect.bisect_right(self._oids, tuple(name))
-            while position < len(self._oids):
-                oid = self._oids[position]
-                next_name = rfc1902.ObjectName(oid)
+            for obj in self.objects_after(tuple(name)):
+                next_name = rfc1902.ObjectName(obj.oid)
                 if self._readable(next_name, idx, context):
-                    result.append((next_name, self._by_oid[oid].value()))
+                    result.append((next_name, obj.value()))
                     break
-                position += 1
             else:
                 result.append((name, rfc1905.endOfMibView))
         return result

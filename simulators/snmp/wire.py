@@ -363,7 +363,7 @@ class WireResponder:
     def _is_readable(self, oid: Oid) -> bool:
         if oid in self._readable:
             return True
-        if any(oid[: len(prefix)] == prefix for prefix in self.read_view()):
+        if _in_view(oid, self.read_view()):
             self._readable.add(oid)
             return True
         return False
@@ -424,7 +424,7 @@ class WireResponder:
         echoed = [request.data[start:stop] for start, stop in request.binds]
         token = REQUEST_MAY_WRITE.set(access == "write")
         try:
-            self.table.write_variables(*var_binds, acFun=self._write_access)
+            self.table.write_variables(*var_binds, acFun=self._not_in_view)
         except smi_error.SmiError as exc:
             status = ERROR_STATUS.get(type(exc), GEN_ERR)
             try:
@@ -436,8 +436,11 @@ class WireResponder:
             REQUEST_MAY_WRITE.reset(token)
         return encode_response(request, echoed)
 
-    def _write_access(self, view_type, var_bind, **context) -> bool:
-        """The table's access check, as pysnmp's VACM answers it: True when not in view."""
-        name = tuple(var_bind[0])
+    def _not_in_view(self, view_type, var_bind, **context) -> bool:
+        """The table's access check (``acFun``), answered as pysnmp's VACM answers it."""
         view = self.read_view() if view_type == "read" else self.write_view()
-        return not any(name[: len(prefix)] == prefix for prefix in view)
+        return not _in_view(tuple(var_bind[0]), view)
+
+
+def _in_view(oid: Oid, view: tuple[Oid, ...]) -> bool:
+    return any(oid[: len(prefix)] == prefix for prefix in view)
