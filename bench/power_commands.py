@@ -680,25 +680,33 @@ def helper_profile(params: dict) -> dict:
         delta = {k: stats[k] - before.get(k, 0) for k in stats}
         return value, {"total_s": elapsed, **{k: v for k, v in delta.items() if v}}
 
-    def one(path: str, body: dict, action: str, profiler=None) -> dict:
+    def profiled(profiler, function):
+        if profiler is None:
+            return function
+        return lambda: profiler.runcall(function)
+
+    def one(path: str, body: dict, action: str, profiler=None, profilers=None) -> dict:
+        """One command: POST, execute_command, detail GET. ``profiler`` profiles the execution;
+        ``profilers`` ({"post", "run", "get"}) each stage."""
+        profilers = profilers or {"run": profiler}
         response, post = measure(
-            "post", lambda: client.post(path, body, content_type="application/json")
+            "post",
+            profiled(
+                profilers.get("post"),
+                lambda: client.post(path, body, content_type="application/json"),
+            ),
         )
         if response.status_code != 202:
             raise RuntimeError(f"POST {path}: {response.status_code} {response.content[:300]}")
         command = response.json()["id"]
-
-        def execute():
-            if profiler is None:
-                return execution.execute_command(command)
-            profiler.enable()
-            try:
-                return execution.execute_command(command)
-            finally:
-                profiler.disable()
-
+        execute = profiled(profilers.get("run"), lambda: execution.execute_command(command))
         status, run = measure("run", execute)
-        response, get = measure("get", lambda: client.get(f"/api/v1/power/commands/{command}/"))
+        response, get = measure(
+            "get",
+            profiled(
+                profilers.get("get"), lambda: client.get(f"/api/v1/power/commands/{command}/")
+            ),
+        )
         results = response.json()["results"]
         if status != "succeeded" or any(r["state_after"] != action for r in results):
             raise RuntimeError(f"profiled command {command} ended {status}")
@@ -731,7 +739,22 @@ def helper_profile(params: dict) -> dict:
             body |= {"reason": "bench profile", "force": True}
             one(path, body, action, profiler)
         shares[kind] = profile_shares(pstats.Stats(profiler))
+    if params.get("pstats_dir"):
+        write_stage_pstats(Path(params["pstats_dir"]), outlet, params["single_runs"], one)
     return {"single": single, "bulk": bulk, "shares": shares}
+
+
+def write_stage_pstats(directory: Path, outlet: int, runs: int, one) -> None:
+    """cProfile stats of each one-outlet stage, summed over ``runs`` commands, as
+    DIR/{post,run,get}.pstats (``--pstats``)."""
+    profilers = {stage: cProfile.Profile() for stage in ("post", "run", "get")}
+    for i in range(runs):
+        action = "off" if i % 2 == 0 else "on"
+        body = {"reason": "bench profile", "force": True}
+        one(f"/api/v1/outlets/{outlet}/power/{action}/", body, action, profilers=profilers)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stage, profiler in profilers.items():
+        profiler.dump_stats(directory / f"{stage}.pstats")
 
 
 # Functions whose cumulative time tells where execute_command goes: (file ending, function).
@@ -1183,6 +1206,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="Markdown file to write the results into (default: %(default)s)",
     )
     parser.add_argument("--no-docs", action="store_true", help="print only")
+    parser.add_argument(
+        "--pstats",
+        type=Path,
+        metavar="DIR",
+        help="also write cProfile stats of the one-outlet stages (post, run, get) into DIR, "
+        "for `python -m pstats`",
+    )
     parser.add_argument("--django-helper", choices=("setup", "profile"), help=argparse.SUPPRESS)
     parser.add_argument("--params", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1311,6 +1341,7 @@ def run(args, bench: Bench) -> Report:
             "single_runs": args.profile_runs,
             "bulk_outlets": every_outlet,
             "bulk_runs": args.profile_bulk_runs,
+            "pstats_dir": str(args.pstats.resolve()) if args.pstats else None,
         },
         600,
     )
