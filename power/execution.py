@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q, Value
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
 from django.utils import timezone
 
 from inventory.choices import OutletState
@@ -255,27 +253,46 @@ def stale_after(config: ExecutionSettings) -> timedelta:
     return timedelta(seconds=max(300.0, longest_phase))
 
 
-def _claim(command_id: int, claim: str, config: ExecutionSettings) -> bool:
-    """Mark the command running for this delivery, in one conditional UPDATE (the database
-    serialises it against a concurrent claim or cancellation). Runnable: pending and due, or
-    running but orphaned (no claim, its heartbeat stale) or claimed by this very delivery (a
-    redelivered message resumes)."""
+# The columns the executor reads: not the targets and blast radius, JSON as large as the
+# command (joined to each of 1,000 rows they cost over a second).
+_UNREAD_COLUMNS = {"targets", "blast_radius"}
+
+
+def _claim(command_id: int, claim: str, config: ExecutionSettings) -> PowerCommand | None:
+    """Mark the command running for this delivery and return it, or None when it is not
+    runnable. Runnable: pending and due, or running but orphaned (no claim, its heartbeat
+    stale) or claimed by this very delivery (a redelivered message resumes).
+
+    One conditional UPDATE, which the database serialises against a concurrent claim or
+    cancellation, returning the claimed row: the claim and the read of what was claimed
+    are one statement (SQLite has RETURNING too). ``raw()`` maps the returned columns to
+    the model, converters included; it runs the statement once, when first iterated."""
+    qn, table = connection.ops.quote_name, PowerCommand._meta.db_table
+    fields = [f for f in PowerCommand._meta.concrete_fields if f.name not in _UNREAD_COLUMNS]
     now = timezone.now()
-    due = Q(not_before__isnull=True) | Q(not_before__lte=now)
-    resumable = (
-        Q(claimed_by="")
-        | Q(claimed_by=claim)
-        | Q(heartbeat_at__isnull=True)
-        | Q(heartbeat_at__lte=now - stale_after(config))
-    )
-    runnable = due & (Q(status=CommandStatus.PENDING) | Q(status=CommandStatus.RUNNING) & resumable)
-    claimed = PowerCommand.objects.filter(runnable, pk=command_id).update(
-        status=CommandStatus.RUNNING,
-        started_at=Coalesce("started_at", Value(now)),
-        heartbeat_at=now,
-        claimed_by=claim,
-    )
-    return claimed == 1
+    sql = f"""
+        UPDATE {qn(table)}
+           SET status = %(running)s,
+               started_at = COALESCE(started_at, %(now)s),
+               heartbeat_at = %(now)s,
+               claimed_by = %(claim)s
+         WHERE id = %(id)s
+           AND (not_before IS NULL OR not_before <= %(now)s)
+           AND (status = %(pending)s
+                OR status = %(running)s
+                   AND (claimed_by = '' OR claimed_by = %(claim)s
+                        OR heartbeat_at IS NULL OR heartbeat_at <= %(stale)s))
+     RETURNING {", ".join(qn(f.column) for f in fields)}
+    """  # noqa: S608 - names from the model
+    params = {
+        "id": command_id,
+        "now": now,
+        "stale": now - stale_after(config),
+        "claim": claim,
+        "pending": CommandStatus.PENDING,
+        "running": CommandStatus.RUNNING,
+    }
+    return next(iter(PowerCommand.objects.raw(sql, params)), None)
 
 
 def execute_command(
@@ -285,7 +302,8 @@ def execute_command(
     is not runnable here: cancelled, finished, scheduled for later, or being run by another
     live delivery (``claim`` is the delivery's id: a redelivery of the same message resumes)."""
     config = config or ExecutionSettings.from_settings()
-    if not _claim(command_id, claim, config):
+    command = _claim(command_id, claim, config)
+    if command is None:
         command = PowerCommand.objects.get(pk=command_id)
         if command.status == CommandStatus.RUNNING:
             logger.info(
@@ -295,9 +313,6 @@ def execute_command(
                 claim or "this call",
             )
         return command.status
-    # The command without what the executor never reads: its targets and blast radius are
-    # JSON as large as the command (joined to each of 1,000 rows they cost over a second).
-    command = PowerCommand.objects.defer("targets", "blast_radius").get(pk=command_id)
     rows = _rows_with_pdus(command_id)
     loop = device_loop()
     drivers: dict[int, PduDriver] = {}

@@ -329,10 +329,10 @@ def test_workers_keep_one_driver_per_pdu_target_bounded(monkeypatch):
 
 def test_a_one_outlet_command_costs_a_fixed_few_statements(dc, django_assert_num_queries):
     command = request(dc, action="off", outlet_ids=[dc["pdus"]["A"].outlets.get(number=5).pk])
-    # Claim (one conditional UPDATE), the command (without its JSON), the rows with their
-    # outlets, their PDUs, the "sent" mark with the state before; then the outcome, the
-    # outlet's state and the command's end in one transaction (a savepoint here).
-    with django_assert_num_queries(10) as queries:
+    # The claim (one conditional UPDATE returning the command without its JSON), the rows
+    # with their outlets, their PDUs, the "sent" mark with the state before; then the
+    # outcome, the outlet's state and the command's end in one transaction (a savepoint here).
+    with django_assert_num_queries(9) as queries:
         assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED
     # Never the command's targets and blast radius: JSON as large as a 1,000-outlet command.
     assert not [q for q in queries.captured_queries if "blast_radius" in q["sql"]]
@@ -346,8 +346,53 @@ def test_many_outlets_on_several_pdus_cost_the_same_statements(dc, django_assert
     rows = execution._rows_with_pdus(command.pk)
     assert len(rows) == 12
     assert len({id(row.outlet.pdu) for row in rows}) == 2
-    with django_assert_num_queries(10) as queries:
+    with django_assert_num_queries(9) as queries:
         assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED
     writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
     assert not [sql for sql in writes if " IN (" in sql and "SELECT" not in sql], writes
     assert set(outlets.values_list("state", flat=True)) == {"off"}
+
+
+def test_the_claim_takes_only_a_runnable_command_and_returns_it_as_stored(dc):
+    """The claim is one UPDATE ... RETURNING written in SQL: each of its rules, and the
+    command it returns (converted as the ORM would, without the JSON the executor never
+    reads), checked against the database."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    outlet = dc["pdus"]["A"].outlets.get(number=3)
+    command = request(dc, action="off", outlet_ids=[outlet.pk])
+    now = timezone.now()
+    stale = now - execution.stale_after(FAST) - timedelta(seconds=5)
+
+    def claim(delivery="task-1", **stored):
+        PowerCommand.objects.filter(pk=command.pk).update(**stored)
+        return execution._claim(command.pk, delivery, FAST)
+
+    pending = {"status": CommandStatus.PENDING, "claimed_by": "", "heartbeat_at": None}
+    assert claim(**pending, not_before=now + timedelta(minutes=5)) is None  # not due yet
+    claimed = claim(**pending, not_before=now - timedelta(seconds=1), started_at=None)
+    assert claimed.pk == command.pk and claimed.action == "off"
+    assert claimed.status == CommandStatus.RUNNING and claimed.claimed_by == "task-1"
+    assert claimed.started_at.tzinfo is not None and claimed.started_at >= now
+    assert claimed.get_deferred_fields() == {"targets", "blast_radius"}
+    stored = PowerCommand.objects.get(pk=command.pk)
+    assert (stored.status, stored.started_at, stored.heartbeat_at, stored.claimed_by) == (
+        CommandStatus.RUNNING,
+        claimed.started_at,
+        claimed.heartbeat_at,
+        "task-1",
+    )
+
+    running = {"status": CommandStatus.RUNNING, "not_before": None, "started_at": stale}
+    live = {**running, "claimed_by": "task-1", "heartbeat_at": now}
+    assert claim("task-2", **live) is None  # another delivery is running it
+    assert PowerCommand.objects.get(pk=command.pk).claimed_by == "task-1"
+    assert claim("task-1", **live).started_at == stale  # a redelivery resumes; start kept
+    assert claim("task-2", **{**live, "heartbeat_at": stale}).claimed_by == "task-2"  # orphaned
+    assert claim("task-3", **{**live, "heartbeat_at": None}).claimed_by == "task-3"
+    assert claim("task-4", **{**live, "claimed_by": ""}).claimed_by == "task-4"
+    for finished in (CommandStatus.SUCCEEDED, CommandStatus.FAILED, CommandStatus.CANCELLED):
+        assert claim("task-5", **{**running, "status": finished, "claimed_by": ""}) is None
+        assert PowerCommand.objects.get(pk=command.pk).status == finished
