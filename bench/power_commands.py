@@ -51,7 +51,6 @@ import os
 import pstats
 import re
 import secrets
-import selectors
 import signal
 import socket
 import statistics
@@ -61,7 +60,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import postgres, write_docs_section  # bench/_common.py, beside this script
+from _common import (  # bench/_common.py, beside this script
+    postgres,
+    read_json_line,
+    stop,
+    write_docs_section,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -101,29 +105,6 @@ def ms(seconds: float) -> str:
 
 
 # --- processes ------------------------------------------------------------------------------
-
-
-def read_json_line(process: subprocess.Popen, timeout_s: float) -> dict:
-    """The first line the process prints on stdout, as JSON, within timeout_s."""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout_s):
-            raise TimeoutError(f"{process.args[:3]} printed nothing within {timeout_s} s")
-    line = process.stdout.readline()
-    if not line:
-        raise RuntimeError(f"{process.args[:3]} exited with {process.wait(5)} before it was ready")
-    return json.loads(line)
-
-
-def stop(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
 
 
 def free_tcp_port() -> int:

@@ -36,7 +36,6 @@ import functools
 import json
 import os
 import re
-import selectors
 import shutil
 import signal
 import socket
@@ -47,7 +46,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import write_docs_section  # bench/_common.py, beside this script
+from _common import read_json_line, stop, write_docs_section  # bench/_common.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMUNITY = b"public"
@@ -469,29 +468,6 @@ def canned_responder(rows: int, max_repetitions: int, lifetime_s: float) -> int:
 
 
 # --- processes ---------------------------------------------------------------------------
-
-
-def read_json_line(process: subprocess.Popen, timeout_s: float) -> dict:
-    """The first line the process prints on stdout, as JSON, within timeout_s."""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout_s):
-            raise TimeoutError(f"{process.args[0]} printed nothing within {timeout_s} s")
-    line = process.stdout.readline()
-    if not line:
-        raise RuntimeError(f"{process.args} exited with {process.wait(5)} before it was ready")
-    return json.loads(line)
-
-
-def stop(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
 
 
 def free_udp_port() -> int:
