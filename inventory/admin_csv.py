@@ -15,15 +15,14 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 
 from inventory import csv_io
 
 
 def _csv_response(*, kind: str, text: str) -> HttpResponse:
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="dcpower-{kind}-{stamp}.csv"'
+    filename = csv_io.csv_export_filename(kind=kind)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
@@ -61,7 +60,7 @@ class CsvImportExportMixin:
 
     def changelist_view(self, request, extra_context=None):
         extra_context = dict(extra_context or {})
-        if self.has_add_permission(request) or self.has_change_permission(request):
+        if csv_io.csv_may_import(user=request.user, kind=self.csv_kind):
             extra_context["csv_import_url"] = reverse(f"admin:{self._csv_url_name('import')}")
         query = request.GET.urlencode()
         export_url = reverse(f"admin:{self._csv_url_name('export')}")
@@ -76,7 +75,7 @@ class CsvImportExportMixin:
 
     def export_csv_view(self, request):
         """Every object the changelist shows with the request's filters and search."""
-        if not self.has_view_permission(request):
+        if not csv_io.csv_may_export(user=request.user, kind=self.csv_kind):
             raise PermissionDenied
         try:
             changelist = self.get_changelist_instance(request)
@@ -89,7 +88,7 @@ class CsvImportExportMixin:
 
     def import_csv_view(self, request):
         # Anywhere: the rows' sites are checked row by row by the import itself.
-        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+        if not csv_io.csv_may_import(user=request.user, kind=self.csv_kind):
             raise PermissionDenied
         kind = self.csv_kind
         context = {
@@ -118,13 +117,7 @@ class CsvImportExportMixin:
                 context["file_error"] = str(exc)
                 return TemplateResponse(request, "admin/inventory/csv_import.html", context)
             if result.committed:
-                counts = result.counts()
-                self.message_user(
-                    request,
-                    f"Imported {len(result.rows)} row(s): {counts[csv_io.CREATED]} created, "
-                    f"{counts[csv_io.UPDATED]} updated, {counts[csv_io.UNCHANGED]} unchanged.",
-                    messages.SUCCESS,
-                )
+                self.message_user(request, f"Imported {result.summary()}.", messages.SUCCESS)
                 return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
             context["result"] = result
             context["rows"] = [_preview_row(row, context["shown_columns"]) for row in result.rows]
@@ -141,8 +134,5 @@ class CsvImportExportMixin:
         if upload is None:
             raise csv_io.CsvImportError("Choose a CSV file to import.")
         if upload.size > csv_io.MAX_FILE_BYTES:  # refused before it is read into memory
-            raise csv_io.CsvImportError(
-                f"The file is {upload.size:,} bytes; at most {csv_io.MAX_FILE_BYTES:,} are "
-                "accepted. Split it into several files."
-            )
+            raise csv_io.CsvImportError(csv_io.csv_too_large_message(upload.size))
         return upload.read()

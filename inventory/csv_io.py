@@ -27,6 +27,7 @@ from typing import Any
 from cryptography.fernet import InvalidToken
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DatabaseError, models, transaction
+from django.utils import timezone
 
 from dcpower import crypto
 from inventory import services
@@ -43,6 +44,17 @@ FALSE_WORDS = {"false", "no", "0"}
 
 class CsvImportError(Exception):
     """The file as a whole cannot be read (size, encoding, header): no row was looked at."""
+
+    kind: str | None = None  # which file, when several are imported together (csv_import)
+
+
+def csv_too_large_message(size: int) -> str:
+    """Why a file of ``size`` bytes is refused: one wording for the service, the admin's upload
+    and the API's request body, which refuse it before reading it."""
+    return (
+        f"The file is {size:,} bytes; at most {MAX_FILE_BYTES:,} are accepted. "
+        "Split it into several files."
+    )
 
 
 @dataclass(frozen=True)
@@ -436,6 +448,40 @@ def csv_export(*, kind: str, queryset: Iterable[models.Model] | None = None) -> 
     return out.getvalue()
 
 
+def csv_export_filename(*, kind: str) -> str:
+    """The name an export is saved under: the kind and when it was made."""
+    return f"dcpower-{kind}-{timezone.now().strftime('%Y%m%d-%H%M%S')}.csv"
+
+
+def csv_export_queryset(*, kind: str) -> models.QuerySet:
+    """Every object of a kind in the order of the admin's unfiltered changelist (the model's
+    ordering, ties by descending id, as Django's ChangeList makes it total): the admin's
+    "Export all" and the API's export are the same file."""
+    model = KINDS[kind].model
+    return model.objects.order_by(*model._meta.ordering, "-pk")
+
+
+# --- Who may export and import: the admin's rules, which the API shares ----------------------
+
+
+def _permission(kind: str, action: str) -> str:
+    opts = KINDS[kind].model._meta
+    return f"{opts.app_label}.{action}_{opts.model_name}"
+
+
+def csv_may_export(*, user, kind: str) -> bool:
+    """The view or change permission of the kind's model, as ModelAdmin.has_view_permission.
+    Reading is never scoped to sites (dcpower/access.py), so an export holds every site's
+    objects."""
+    return user.has_perm(_permission(kind, "view")) or user.has_perm(_permission(kind, "change"))
+
+
+def csv_may_import(*, user, kind: str) -> bool:
+    """The add or change permission of the kind's model, anywhere: each row is then checked at
+    its own site (``_may_write``)."""
+    return user.has_perm(_permission(kind, "add")) or user.has_perm(_permission(kind, "change"))
+
+
 # --- Import ---------------------------------------------------------------------------------
 
 
@@ -452,6 +498,12 @@ class RowResult:
     values: dict[str, str]
     action: str | None = None  # created, updated, unchanged; None when it could not be told
     errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def key(self) -> dict[str, str]:
+        """The row's natural key as given (its values may hold credentials: only the key is
+        safe to echo back)."""
+        return {column: self.values.get(column, "") for column in KINDS[self.kind].key_columns}
 
 
 @dataclass
@@ -471,6 +523,13 @@ class ImportResult:
         counted = Counter(r.action for r in self.rows if r.action)
         return {action: counted[action] for action in (CREATED, UPDATED, UNCHANGED)}
 
+    def summary(self) -> str:
+        counts = self.counts()
+        return (
+            f"{len(self.rows)} row(s): {counts[CREATED]} created, {counts[UPDATED]} updated, "
+            f"{counts[UNCHANGED]} unchanged"
+        )
+
 
 @dataclass
 class ParsedFile:
@@ -483,10 +542,7 @@ def csv_parse(*, kind: str, content: bytes) -> ParsedFile:
     """Decode and split a file; raise CsvImportError for what makes the whole file unreadable."""
     spec = KINDS[kind]
     if len(content) > MAX_FILE_BYTES:
-        raise CsvImportError(
-            f"The file is {len(content):,} bytes; at most {MAX_FILE_BYTES:,} are accepted. "
-            "Split it into several files."
-        )
+        raise CsvImportError(csv_too_large_message(len(content)))
     try:
         text = content.decode("utf-8-sig")  # with or without a byte order mark
     except UnicodeDecodeError as exc:
@@ -649,7 +705,13 @@ def csv_import(*, user, files: Sequence[tuple[str, bytes]], commit: bool) -> Imp
     one transaction that is rolled back unless ``commit`` is set and no row has an error.
     Raises CsvImportError if a file cannot be read at all (nothing is written then).
     """
-    parsed = [csv_parse(kind=kind, content=content) for kind, content in files]
+    parsed = []
+    for kind, content in files:
+        try:
+            parsed.append(csv_parse(kind=kind, content=content))
+        except CsvImportError as exc:
+            exc.kind = kind
+            raise
     parsed.sort(key=lambda p: KIND_ORDER.index(p.kind.name))
     result = ImportResult()
     with transaction.atomic():

@@ -33,6 +33,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
 def _describe_protected(exc: ProtectedError | RestrictedError) -> str:
     objs = list(
         exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects

@@ -6,13 +6,20 @@ against their site by the service."""
 
 from rest_framework import permissions
 
+READ_ONLY_REFUSAL = "This API token is read-only."
+
+
+def writes_with_read_only_token(request) -> bool:
+    """A write (any method but GET, HEAD, OPTIONS) authenticated by a read-only API token."""
+    return bool(getattr(request.auth, "read_only", False)) and (
+        request.method not in permissions.SAFE_METHODS
+    )
+
 
 class RolePermissions(permissions.DjangoObjectPermissions):
     def has_permission(self, request, view):
-        if getattr(request.auth, "read_only", False) and request.method not in (
-            permissions.SAFE_METHODS
-        ):
-            self.message = "This API token is read-only."
+        if writes_with_read_only_token(request):
+            self.message = READ_ONLY_REFUSAL
             return False
         return super().has_permission(request, view)
 

@@ -3,6 +3,7 @@ form; computed power figures are read-only. Device credentials are write-only.""
 
 from __future__ import annotations
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -301,3 +302,103 @@ class PowerSupplySerializer(ModelCleanSerializer):
             "created",
             "last_updated",
         ]
+
+
+# --- CSV import and export (inventory/csv_io.py): answers only, the request body is the file --
+
+
+class CsvColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    required = serializers.BooleanField(help_text="Must be in the file's header.")
+    help = serializers.CharField()
+    write_only = serializers.BooleanField(
+        source="secret", help_text="A credential: imported when given, never exported."
+    )
+
+
+class CsvKindSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    url = serializers.SerializerMethodField(help_text="Export (GET) and import (POST) here.")
+    creates = serializers.BooleanField(
+        help_text="False: a row only updates the object it names (outlets follow their PDU)."
+    )
+    key_columns = serializers.ListField(
+        child=serializers.CharField(), help_text="The natural key: a row creates or updates it."
+    )
+    columns = CsvColumnSerializer(many=True)
+
+    @extend_schema_field(serializers.URLField())
+    def get_url(self, kind) -> str:
+        path = reverse(f"{V}csv-kind", kwargs={"kind": kind.name})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class CsvFormatSerializer(serializers.Serializer):
+    max_file_bytes = serializers.IntegerField()
+    max_rows = serializers.IntegerField()
+    kinds = CsvKindSerializer(many=True, help_text="In the order they are imported.")
+
+
+class CsvRowErrorSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    row = serializers.IntegerField(help_text="As a spreadsheet numbers it: the header is row 1.")
+    column = serializers.CharField(help_text="Empty for the row as a whole.")
+    message = serializers.CharField()
+
+
+class CsvCountsSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+
+
+def _row_errors(row) -> list[dict]:
+    return [
+        {"kind": row.kind, "row": row.number, "column": e.column, "message": e.message}
+        for e in row.errors
+    ]
+
+
+class CsvRowResultSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    row = serializers.IntegerField(source="number")
+    action = serializers.ChoiceField(
+        choices=["created", "updated", "unchanged"],
+        allow_null=True,
+        help_text="Null when the row has an error that stops it being told.",
+    )
+    key = serializers.DictField(
+        child=serializers.CharField(), help_text="The row's key columns and their values."
+    )
+    errors = serializers.SerializerMethodField()
+
+    @extend_schema_field(CsvRowErrorSerializer(many=True))
+    def get_errors(self, row) -> list[dict]:
+        return _row_errors(row)
+
+
+class CsvImportResultSerializer(serializers.Serializer):
+    """What an import did, or with ``dry_run`` would do; with errors, nothing was written."""
+
+    detail = serializers.SerializerMethodField()
+    committed = serializers.BooleanField(help_text="True: written. False: nothing written.")
+    dry_run = serializers.SerializerMethodField()
+    counts = CsvCountsSerializer(help_text="The rows' actions (written or, if not, previewed).")
+    rows = CsvRowResultSerializer(many=True)
+    errors = serializers.SerializerMethodField(help_text="Every row's errors, in one list.")
+
+    def get_detail(self, result) -> str:
+        if not result.ok:
+            failed = sum(1 for row in result.rows if row.errors)
+            return f"{result.error_count} error(s) in {failed} row(s): nothing was written."
+        if result.committed:
+            return f"Imported {result.summary()}."
+        return f"Dry run, nothing written: {result.summary()}."
+
+    def get_dry_run(self, result) -> bool:
+        return self.context["dry_run"]
+
+    @extend_schema_field(CsvRowErrorSerializer(many=True))
+    def get_errors(self, result) -> list[dict]:
+        return [error for row in result.rows for error in _row_errors(row)]

@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from inventory.api import views
@@ -11,4 +12,8 @@ router.register("outlets", views.OutletViewSet, basename="outlet")
 router.register("hosts", views.HostViewSet, basename="host")
 router.register("power-supplies", views.PowerSupplyViewSet, basename="powersupply")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("csv/", views.CsvKindListView.as_view(), name="csv-kinds"),
+    path("csv/<str:kind>/", views.CsvKindView.as_view(), name="csv-kind"),
+    *router.urls,
+]
