@@ -13,6 +13,14 @@ from dcpower.audit import bind_user
 BULK_CREATE_MAX_ITEMS = 1000
 
 
+def refuse_unknown_query_parameters(request, allowed) -> None:
+    """A 400 naming each query parameter not in ``allowed``: a misspelt filter or option must
+    not silently act on everything (a whole list, a real import instead of a dry run)."""
+    unknown = sorted(set(request.query_params) - set(allowed))
+    if unknown:
+        raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+
+
 class ModelResourceViewSet(viewsets.ModelViewSet):
     """CRUD where every write runs in one transaction.
 
@@ -50,9 +58,7 @@ class ModelResourceViewSet(viewsets.ModelViewSet):
         if filterset_class is not None:
             allowed |= set(filterset_class.base_filters)
         allowed |= set(getattr(self, "filterset_fields", None) or [])
-        unknown = sorted(set(request.query_params) - allowed)
-        if unknown:
-            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        refuse_unknown_query_parameters(request, allowed)
 
     def create(self, request, *args, **kwargs):
         if isinstance(request.data, list):

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from dcpower.api.exceptions import PayloadTooLarge
 from dcpower.api.negotiation import IgnoreAcceptHeader
 from dcpower.api.schema import ERROR_SCHEMA
-from dcpower.api.viewsets import ModelResourceViewSet
+from dcpower.api.viewsets import ModelResourceViewSet, refuse_unknown_query_parameters
 from dcpower.audit import bind_user
 from inventory import csv_io, filtersets, selectors, services
 from inventory.api import serializers
@@ -157,16 +157,9 @@ class CsvApiView(APIView):
         kind = self.kwargs.get("kind")
         return [kind] if kind in csv_io.KINDS else list(csv_io.KINDS)
 
-    @staticmethod
-    def refuse_unknown_query_parameters(request, *, allowed: frozenset[str]) -> None:
-        """A 400 naming each other parameter: a misspelt dry_run must not import for real."""
-        unknown = sorted(set(request.query_params) - allowed)
-        if unknown:
-            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
-
     def dry_run(self, request) -> bool:
         """``?dry_run=``: true or false (the CSV cells' words); no other parameter."""
-        self.refuse_unknown_query_parameters(request, allowed=frozenset({"dry_run"}))
+        refuse_unknown_query_parameters(request, {"dry_run"})
         raw = request.query_params.get("dry_run", "false").strip().lower()
         if raw not in csv_io.TRUE_WORDS | csv_io.FALSE_WORDS:
             raise ValidationError({"dry_run": ["true or false."]})
@@ -192,7 +185,7 @@ class CsvKindListView(CsvApiView):
         responses={200: serializers.CsvFormatSerializer},
     )
     def get(self, request):
-        self.refuse_unknown_query_parameters(request, allowed=frozenset())
+        refuse_unknown_query_parameters(request, ())
         formats = {
             "max_file_bytes": csv_io.MAX_FILE_BYTES,
             "max_rows": csv_io.MAX_ROWS,
@@ -282,7 +275,7 @@ class CsvKindView(CsvApiView):
     )
     def get(self, request, kind: str):
         kind = self.known_kind(kind)
-        self.refuse_unknown_query_parameters(request, allowed=frozenset())
+        refuse_unknown_query_parameters(request, ())
         queryset = csv_io.csv_export_queryset(kind=kind)
         response = HttpResponse(
             csv_io.csv_export(kind=kind, queryset=queryset), content_type="text/csv; charset=utf-8"

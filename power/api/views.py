@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dcpower.api.viewsets import ModelResourceViewSet
+from dcpower.api.viewsets import ModelResourceViewSet, refuse_unknown_query_parameters
 from dcpower.throttling import PowerCommandThrottle
 from inventory.models import PDU, Host, Outlet, Rack
 from power import completion, services
@@ -196,9 +196,7 @@ class PowerCommandViewSet(
 
     @extend_schema(parameters=[WAIT_PARAMETER])
     def retrieve(self, request, *args, **kwargs):
-        unknown = sorted(set(request.query_params) - {"wait", "format"})
-        if unknown:
-            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        refuse_unknown_query_parameters(request, {"wait", "format"})
         wait_s = _query_wait_s(request)
         command = self.get_object()
         if wait_s and command.status in ACTIVE_COMMAND_STATUSES:
