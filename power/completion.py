@@ -8,13 +8,23 @@ embedded defaults) the waiting request reads the command's status every
 ``POLL_WITHOUT_REDIS_S``. Either way the database stays the truth: the waiter subscribes
 before it reads the status, and reads it again now and then, so a lost message costs at most
 ``RECHECK_S`` of extra waiting, never a wrong answer.
+
+The executor's announcement carries the outcome it has just committed (``CommandOutcome``:
+the command's status and times, each outlet's result), so the request that created the
+command and waited answers from it, without reading the command back: on the critical path of
+a one-outlet command those reads were a tenth of its time. Whatever else wakes a waiter (a
+cancellation, a recheck of the database, an announcement it cannot use) leaves the answer to
+the database.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import logging
 import time
+from datetime import datetime
 
 import redis
 from django.conf import settings
@@ -44,24 +54,138 @@ def _client_for(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
 
-def announce_finished(command_id: int, status: str) -> None:
-    """Tell waiting requests that the command has finished. Call after the commit. Best
-    effort: a waiter that misses it finds the status in the database at its next recheck."""
+# What an answer shows of each outlet's result, as the announcement carries it.
+OUTLET_FIELDS = (
+    "outcome",
+    "step",
+    "state_before",
+    "state_after",
+    "attempts",
+    "error",
+    "started_at",
+    "finished_at",
+)
+_TIMES = {"started_at", "finished_at"}
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandOutcome:
+    """A finished command as its executor committed it: what an answer shows of the command
+    (status, times, error) and of each outlet's result, by outlet id."""
+
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str
+    outlets: dict[int, dict]  # outlet id -> {field in OUTLET_FIELDS: value}
+
+    @classmethod
+    def of(cls, command, rows) -> CommandOutcome:
+        """``command`` and its result ``rows`` as they stand (just committed)."""
+        return cls(
+            status=command.status,
+            started_at=command.started_at,
+            finished_at=command.finished_at,
+            error=command.error,
+            outlets={row.outlet_id: {f: getattr(row, f) for f in OUTLET_FIELDS} for row in rows},
+        )
+
+    def to_message(self) -> str:
+        # Rows as lists under their field names: half the size of a dict a row, and a waiter
+        # of another version (a rolling upgrade) finds by name what it needs, or reads the
+        # database.
+        return json.dumps(
+            {
+                "status": self.status,
+                "started_at": _iso(self.started_at),
+                "finished_at": _iso(self.finished_at),
+                "error": self.error,
+                "outlet_fields": ["outlet_id", *OUTLET_FIELDS],
+                "outlets": [
+                    [outlet_id, *(_iso(v) if f in _TIMES else v for f, v in values.items())]
+                    for outlet_id, values in self.outlets.items()
+                ],
+            }
+        )
+
+    @classmethod
+    def from_message(cls, data: bytes | str) -> CommandOutcome | None:
+        """The outcome in an announcement, or None when it carries none that this version
+        can read (a bare status, as a cancellation or an older executor announces)."""
+        try:
+            message = json.loads(data)
+            positions = {name: i for i, name in enumerate(message["outlet_fields"])}
+            outlets = {
+                row[positions["outlet_id"]]: {
+                    f: _time(row[positions[f]]) if f in _TIMES else row[positions[f]]
+                    for f in OUTLET_FIELDS
+                }
+                for row in message["outlets"]
+            }
+            return cls(
+                status=message["status"],
+                started_at=_time(message["started_at"]),
+                finished_at=_time(message["finished_at"]),
+                error=message["error"],
+                outlets=outlets,
+            )
+        except (ValueError, TypeError, KeyError, IndexError):
+            return None
+
+    def apply(self, command) -> bool:
+        """Write this outcome into ``command`` and the result rows it holds from its creation
+        (``results_at_hand``), for its answer. False, changing nothing, when they are not the
+        same outlets: the caller reads the command from the database instead."""
+        rows = command.__dict__.get("results_at_hand")
+        if rows is None or {row.outlet_id for row in rows} != set(self.outlets):
+            return False
+        command.status = self.status
+        command.started_at, command.finished_at = self.started_at, self.finished_at
+        command.error = self.error
+        for row in rows:
+            for name, value in self.outlets[row.outlet_id].items():
+                setattr(row, name, value)
+        return True
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None  # microseconds kept
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Waited:
+    """How a wait ended: ``finished`` or not (the time ran out); ``outcome`` as the executor
+    announced it, or None when the answer must come from the database."""
+
+    finished: bool
+    outcome: CommandOutcome | None = None
+
+
+def announce_finished(command_id: int, status: str, outcome: CommandOutcome | None = None) -> None:
+    """Tell waiting requests that the command has finished, with its committed ``outcome``
+    when the caller has it. Call after the commit. Best effort: a waiter that misses it finds
+    the status in the database at its next recheck."""
     client = _redis()
     if client is None:
         return
     try:
-        client.publish(channel(command_id), status)
+        client.publish(channel(command_id), outcome.to_message() if outcome else status)
     except (redis.RedisError, OSError):  # Redis down must not fail a finished command
         logger.warning("could not announce power command %s finished", command_id, exc_info=True)
 
 
-def command_finished(command, status: str, pdu_ids: list[int]) -> None:
+def command_finished(
+    command, status: str, pdu_ids: list[int], outcome: CommandOutcome | None = None
+) -> None:
     """After the commit that finished (or cancelled) a command: wake the requests waiting on
     it, and tell whoever listens (power.signals.power_command_finished)."""
     from power.signals import power_command_finished
 
-    announce_finished(command.pk, status)
+    announce_finished(command.pk, status, outcome)
     for receiver, result in power_command_finished.send_robust(
         sender=type(command),
         command_id=command.pk,
@@ -85,12 +209,12 @@ def _is_finished(command_id: int) -> bool:
     return status is None or status not in ACTIVE_COMMAND_STATUSES
 
 
-def wait_until_finished(command_id: int, timeout_s: float) -> bool:
-    """Block until the command has finished (True) or ``timeout_s`` has passed (False)."""
+def wait_until_finished(command_id: int, timeout_s: float) -> Waited:
+    """Block until the command has finished or ``timeout_s`` has passed."""
     deadline = time.monotonic() + timeout_s
     client = _redis()
     if client is None:
-        return _poll(command_id, deadline)
+        return Waited(_poll(command_id, deadline))
     try:
         pubsub = client.pubsub()
         pubsub.subscribe(channel(command_id))
@@ -99,20 +223,20 @@ def wait_until_finished(command_id: int, timeout_s: float) -> bool:
         pubsub.get_message(timeout=min(2.0, timeout_s))
     except (redis.RedisError, OSError):  # fall back to reading the status
         logger.warning("waiting for command %s without Redis", command_id, exc_info=True)
-        return _poll(command_id, deadline)
+        return Waited(_poll(command_id, deadline))
     try:
         while True:
             if _is_finished(command_id):
-                return True
+                return Waited(True)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return False
+                return Waited(False)
             try:
                 message = pubsub.get_message(timeout=min(remaining, RECHECK_S))
             except (redis.RedisError, OSError):
-                return _poll(command_id, deadline)
+                return Waited(_poll(command_id, deadline))
             if message and message.get("type") == "message":
-                return True
+                return Waited(True, CommandOutcome.from_message(message["data"]))
     finally:
         pubsub.close()
 

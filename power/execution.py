@@ -29,7 +29,7 @@ from django.utils import timezone
 from inventory.choices import OutletState
 from inventory.models import PDU, Outlet
 from power.choices import CommandAction, CommandStatus, OutletOutcome, OutletStep
-from power.completion import command_finished
+from power.completion import CommandOutcome, command_finished
 from power.drivers.base import OutletState as DeviceState
 from power.drivers.base import PduDriver, SwitchAction
 from power.drivers.errors import DeviceTimeout, DriverError
@@ -495,12 +495,14 @@ def _finish(command: PowerCommand, rows: list[PowerCommandOutlet], concluded: Co
                 outlets = Outlet.objects.filter(pk__in=outlet_ids)
             outlets.update(state=OutletState(state), state_seen_at=now)
         PowerCommand.objects.filter(pk=command.pk).update(status=status, finished_at=now)
+        command.status, command.finished_at = status, now
+        # Built now, from what this transaction writes: announced once it has committed.
+        outcome = CommandOutcome.of(command, rows)
         pdu_ids = sorted({row.outlet.pdu_id for row in rows})
-        transaction.on_commit(lambda: _finished(command, status, pdu_ids))
-    command.status, command.finished_at = status, now
+        transaction.on_commit(lambda: _finished(command, outcome, pdu_ids))
     return status
 
 
-def _finished(command: PowerCommand, status: str, pdu_ids: list[int]) -> None:
-    logger.info("power command %s finished: %s", command.pk, status)
-    command_finished(command, status, pdu_ids)
+def _finished(command: PowerCommand, outcome: CommandOutcome, pdu_ids: list[int]) -> None:
+    logger.info("power command %s finished: %s", command.pk, outcome.status)
+    command_finished(command, outcome.status, pdu_ids, outcome)

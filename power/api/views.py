@@ -141,9 +141,13 @@ def power_request_response(request, **fields) -> Response:
     answer = status.HTTP_202_ACCEPTED if result.created else status.HTTP_200_OK
     if wait_s is not None and result.created and command.not_before is None:
         headers["Preference-Applied"] = f"wait={wait_s:g}"
-        if completion.wait_until_finished(command.pk, wait_s):
+        waited = completion.wait_until_finished(command.pk, wait_s)
+        if waited.finished:
             answer = status.HTTP_201_CREATED
-        command = _with_results(command.pk)
+        # The outcome the executor announced, written into the command at hand; else (not
+        # finished, cancelled, found in the database) the command read back.
+        if waited.outcome is None or not waited.outcome.apply(command):
+            command = _with_results(command.pk)
     elif not result.created:
         command = _with_results(command.pk)
     data = PowerCommandSerializer(command, context={"request": request}).data

@@ -51,7 +51,7 @@ def test_an_announcement_wakes_the_waiter(command, settings, monkeypatch):
     monkeypatch.setattr(completion, "RECHECK_S", 30.0)
     thread = later(0.3, lambda: finish(command.pk, announce=True))
     started = time.monotonic()
-    assert completion.wait_until_finished(command.pk, 20) is True
+    assert completion.wait_until_finished(command.pk, 20) == completion.Waited(True)
     assert 0.3 <= time.monotonic() - started < 10
     thread.join(5)
 
@@ -61,7 +61,7 @@ def test_a_lost_announcement_costs_a_recheck_not_a_wrong_answer(command, setting
     settings.EVENTS_REDIS_URL = redis_url()
     monkeypatch.setattr(completion, "RECHECK_S", 0.2)
     thread = later(0.3, lambda: finish(command.pk, announce=False))
-    assert completion.wait_until_finished(command.pk, 20) is True
+    assert completion.wait_until_finished(command.pk, 20) == completion.Waited(True)
     thread.join(5)
 
 
@@ -69,14 +69,14 @@ def test_a_lost_announcement_costs_a_recheck_not_a_wrong_answer(command, setting
 def test_a_waiter_times_out_when_nothing_happens(command, settings):
     settings.EVENTS_REDIS_URL = redis_url()
     started = time.monotonic()
-    assert completion.wait_until_finished(command.pk, 0.5) is False
+    assert completion.wait_until_finished(command.pk, 0.5) == completion.Waited(False)
     assert time.monotonic() - started >= 0.5
 
 
 def test_without_redis_the_waiter_reads_the_database(command, settings):
     settings.EVENTS_REDIS_URL = ""
     thread = later(0.3, lambda: finish(command.pk, announce=True))  # announcing is a no-op
-    assert completion.wait_until_finished(command.pk, 20) is True
+    assert completion.wait_until_finished(command.pk, 20) == completion.Waited(True)
     thread.join(5)
 
 
@@ -84,7 +84,7 @@ def test_an_unreachable_redis_neither_fails_a_command_nor_a_waiter(command, sett
     settings.EVENTS_REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
     completion.announce_finished(command.pk, CommandStatus.SUCCEEDED)  # logged, not raised
     thread = later(0.3, lambda: finish(command.pk, announce=False))
-    assert completion.wait_until_finished(command.pk, 20) is True
+    assert completion.wait_until_finished(command.pk, 20) == completion.Waited(True)
     thread.join(5)
 
 
@@ -94,3 +94,90 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]  # nothing listens there once the socket is closed
+
+
+# --- The outcome an announcement carries ------------------------------------------------
+
+
+def _outcome(**changes):
+    from datetime import UTC, datetime
+
+    started = datetime(2026, 12, 1, 3, 4, 5, 123456, tzinfo=UTC)
+    outlets = {
+        7: {
+            "outcome": "succeeded",
+            "step": "done",
+            "state_before": "on",
+            "state_after": "off",
+            "attempts": 1,
+            "error": "",
+            "started_at": started,
+            "finished_at": started,
+        },
+        8: {
+            "outcome": "failed",
+            "step": "done",
+            "state_before": "",
+            "state_after": "",
+            "attempts": 0,
+            "error": "no answer",
+            "started_at": None,
+            "finished_at": started,
+        },
+    }
+    fields = dict(
+        status="partially_failed", started_at=started, finished_at=None, error="", outlets=outlets
+    )
+    return completion.CommandOutcome(**(fields | changes))
+
+
+def test_an_outcome_survives_its_message():
+    outcome = _outcome()
+    assert completion.CommandOutcome.from_message(outcome.to_message()) == outcome
+    assert completion.CommandOutcome.from_message(outcome.to_message().encode()) == outcome
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "succeeded",  # a bare status: a cancellation, or an executor of an earlier version
+        "",
+        '{"status": "succeeded"}',
+        '{"status": "succeeded", "started_at": null, "finished_at": null, "error": "",'
+        ' "outlet_fields": ["outlet_id", "outcome"], "outlets": [[7, "succeeded"]]}',
+        "[1, 2]",
+    ],
+)
+def test_an_announcement_without_a_readable_outcome_leaves_the_answer_to_the_database(message):
+    assert completion.CommandOutcome.from_message(message) is None
+
+
+def test_an_outcome_is_applied_only_to_the_same_outlets(command):
+    rows = command.results_at_hand
+    outlet_id = rows[0].outlet_id
+    other = _outcome()
+    assert other.apply(command) is False  # outlets 7 and 8: not this command's
+    assert command.status == CommandStatus.PENDING and rows[0].outcome == "pending"
+
+    outcome = _outcome(outlets={outlet_id: other.outlets[7]})
+    assert outcome.apply(command) is True
+    assert (command.status, command.started_at) == (outcome.status, outcome.started_at)
+    assert (rows[0].outcome, rows[0].state_after, rows[0].attempts) == ("succeeded", "off", 1)
+
+    loaded = PowerCommand.objects.get(pk=command.pk)  # no rows at hand: nothing to apply to
+    assert outcome.apply(loaded) is False and loaded.status == CommandStatus.PENDING
+
+
+@pytest.mark.requires_service("redis")
+def test_a_waiter_receives_the_announced_outcome(command, settings, monkeypatch):
+    settings.EVENTS_REDIS_URL = redis_url()
+    monkeypatch.setattr(completion, "RECHECK_S", 30.0)
+    outcome = _outcome(status=CommandStatus.SUCCEEDED)
+
+    def finish_and_announce():
+        PowerCommand.objects.filter(pk=command.pk).update(status=CommandStatus.SUCCEEDED)
+        completion.announce_finished(command.pk, CommandStatus.SUCCEEDED, outcome)
+
+    thread = later(0.3, finish_and_announce)
+    assert completion.wait_until_finished(command.pk, 20) == completion.Waited(True, outcome)
+    thread.join(5)

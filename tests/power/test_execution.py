@@ -396,3 +396,43 @@ def test_the_claim_takes_only_a_runnable_command_and_returns_it_as_stored(dc):
     for finished in (CommandStatus.SUCCEEDED, CommandStatus.FAILED, CommandStatus.CANCELLED):
         assert claim("task-5", **{**running, "status": finished, "claimed_by": ""}) is None
         assert PowerCommand.objects.get(pk=command.pk).status == finished
+
+
+@pytest.mark.parametrize(
+    "action, fault",
+    [
+        ("off", None),
+        ("cycle", None),
+        ("off", {"name": "B", "stuck_outlets": [1]}),  # partially failed
+        ("cycle", {"name": "A", "reject_outlets": [1]}),  # the off half failed, on still ran
+        ("off", {"name": "B", "unresponsive": True}),
+    ],
+)
+def test_the_announced_outcome_is_what_was_committed(
+    fleet, dc, monkeypatch, django_capture_on_commit_callbacks, action, fault
+):
+    """A waiting request answers from the executor's announcement without reading the
+    command back (power/completion.py), so the announcement must carry exactly what the
+    database holds once the command has finished: status, times, error, every outlet's row;
+    through the message's JSON, microseconds included."""
+    from power import completion
+    from power.completion import CommandOutcome
+
+    announced = []
+    monkeypatch.setattr(
+        completion,
+        "announce_finished",
+        lambda command_id, status, outcome=None: announced.append((command_id, outcome)),
+    )
+    if fault:
+        fleet.inject(fault.pop("name"), **fault)
+    command = request(dc, action=action, host_ids=[dc["web"].pk], force=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        status = execute_command(command.pk, config=FAST)
+    [(command_id, outcome)] = announced
+    assert command_id == command.pk and outcome.status == status
+    stored = PowerCommand.objects.get(pk=command.pk)
+    assert CommandOutcome.from_message(outcome.to_message()) == CommandOutcome.of(
+        stored, stored.outlets.all()
+    )
+    assert len(outcome.outlets) == 2 and outcome.finished_at is not None

@@ -18,6 +18,7 @@ import signal
 import time
 
 import pytest
+from django.db import connection
 
 from inventory.models import Outlet
 from power import services
@@ -193,12 +194,20 @@ def test_a_waiting_request_is_answered_with_the_verified_outcome(
     # The database is read again only every 30 s: the 201 below can only come from the
     # worker's announcement, not from a recheck.
     monkeypatch.setattr(completion, "RECHECK_S", 30.0)
-    response = api.post(
-        f"/api/v1/hosts/{dc['web'].pk}/power/cycle/",
-        {"reason": "end-to-end test"},
-        format="json",
-        headers={"Prefer": "wait=20"},
-    )
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    # (An execute wrapper, not CaptureQueriesContext: each request resets the queries log.)
+    with connection.execute_wrapper(record):
+        response = api.post(
+            f"/api/v1/hosts/{dc['web'].pk}/power/cycle/",
+            {"reason": "end-to-end test"},
+            format="json",
+            headers={"Prefer": "wait=20"},
+        )
     assert response.status_code == 201, (response.data, worker.output())
     assert response.headers["Preference-Applied"] == "wait=20"
     assert response.headers["Location"] == response.data["url"]
@@ -207,6 +216,13 @@ def test_a_waiting_request_is_answered_with_the_verified_outcome(
         (OutletOutcome.SUCCEEDED, "on")
     }
     assert relay_on(fleet, "A", 1) and relay_on(fleet, "B", 1)
+    # Answered from the outcome the worker announced, the same as a read of the command
+    # afterwards shows; the request read nothing of it back but its status, while waiting.
+    assert response.json() == api.get(response.data["url"]).json()
+    read_back = [s for s in statements if s.startswith("SELECT") and "power_powercommand" in s]
+    assert read_back and all(
+        sql.startswith('SELECT "power_powercommand"."status"') for sql in read_back
+    ), read_back
 
     # The same wait on a read: one GET answers when the command has finished.
     command_id = request_power(api, dc, "off")
