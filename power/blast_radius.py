@@ -10,11 +10,11 @@ be carrying the host, so it is assumed to be.
 from __future__ import annotations
 
 import enum
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
 
 from inventory.choices import HostStatus, OutletState
 from inventory.models import PDU, Host, Outlet, PowerSupply, Rack, Site
@@ -208,24 +208,29 @@ def _unknown_message(model, missing: list[int]) -> str:
 def blast_radius(*, action: PowerAction | str, outlets: list[Outlet]) -> BlastRadius:
     action = PowerAction(action)
     targeted = {outlet.pk for outlet in outlets}
-    hosts = list(
-        Host.objects.filter(power_supplies__outlet__in=targeted).distinct().order_by("name")
+    # Every host with a supply on a targeted outlet, its live supplies counted by the same
+    # query: in all, and on the targeted outlets (one query, where loading the hosts and then
+    # their supplies took two).
+    live = Q(power_supplies__outlet__isnull=False) & ~Q(
+        power_supplies__outlet__state=OutletState.OFF
     )
-    # Each host's live supplies as the outlets they are plugged into: plain values, not a
-    # supply and an outlet instance each (which cost a third of a 1,000-outlet request).
-    live_outlets: dict[int, list[int]] = defaultdict(list)
-    if hosts:
-        supplies = PowerSupply.objects.filter(host__in=hosts, outlet__isnull=False)
-        for host_id, outlet_id, state in supplies.values_list(
-            "host_id", "outlet_id", "outlet__state"
-        ):
-            if state != OutletState.OFF:
-                live_outlets[host_id].append(outlet_id)
+    hosts = (
+        Host.objects.filter(
+            pk__in=PowerSupply.objects.filter(outlet__in=targeted).values("host_id")
+        )
+        .annotate(
+            supplies_live=Count("power_supplies", filter=live),
+            supplies_affected=Count(
+                "power_supplies", filter=live & Q(power_supplies__outlet__in=targeted)
+            ),
+        )
+        .order_by("name")
+    )
     impacts = [
         HostImpact(
             host=host,
-            supplies_affected=sum(1 for pk in live_outlets[host.pk] if pk in targeted),
-            supplies_live=len(live_outlets[host.pk]),
+            supplies_affected=host.supplies_affected,
+            supplies_live=host.supplies_live,
         )
         for host in hosts
     ]

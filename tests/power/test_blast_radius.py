@@ -96,6 +96,30 @@ def test_unknown_state_counts_as_live(dual, pdus):
     assert radius.hosts_losing_redundancy == [dual]
 
 
+def test_each_host_counts_its_live_supplies_in_all_and_on_the_targets(rack, dual, pdus):
+    """The counts behind both lists: unplugged and off supplies are not live; a host fed by
+    two targeted outlets counts both; hosts fed by nothing targeted are not in the radius."""
+    pdu_a, pdu_b = pdus
+    factories.make_supply(host=dual, name="PSU3")  # plugged into nothing
+    factories.make_supply(host=dual, name="PSU4", outlet=pdu_a.outlets.get(number=2))
+    Outlet.objects.filter(pdu=pdu_a, number=2).update(state="off")
+    triple = factories.make_host(rack=rack, name="db01")
+    for pdu, number in ((pdu_a, 3), (pdu_a, 4), (pdu_b, 3)):
+        factories.make_supply(
+            host=triple, name=f"PSU-{pdu.name}-{number}", outlet=pdu.outlets.get(number=number)
+        )
+    Outlet.objects.filter(number__in=(3, 4)).update(state="on")
+    factories.make_dual_psu_host(rack=rack, pdu_a=pdu_a, pdu_b=pdu_b, outlet=5, name="idle")
+
+    radius = blast_radius(
+        action="off", outlets=outlets_of((pdus[0], 1), (pdus[0], 2), (pdus[0], 3), (pdus[0], 4))
+    )
+    counts = {i.host.name: (i.supplies_affected, i.supplies_live) for i in radius.hosts}
+    assert counts == {"db01": (2, 3), "web01": (1, 2)}
+    assert radius.hosts_losing_redundancy == [triple, dual]  # by name
+    assert radius.hosts_losing_all_power == []
+
+
 def test_switching_on_darkens_nothing(dual, pdus):
     radius = blast_radius(action="on", outlets=outlets_of((pdus[0], 1), (pdus[1], 1)))
     assert radius.hosts_losing_all_power == [] and radius.hosts_losing_redundancy == []
