@@ -597,21 +597,35 @@ def helper_profile(params: dict) -> dict:
     from django.db import connection
     from django.test import Client
 
-    from power import execution, services
+    from power import completion, execution, services
     from power.drivers.snmp import client as snmp_client
 
     services.power_command_enqueue = lambda **_: None  # executed below instead
     stats: Counter = Counter()
+    # Statements after the finished command's announcement (telemetry's receivers) are
+    # counted apart too: they are not on the path to a waiting request's answer.
+    announced = {"yet": False}
+    original_announce = completion.announce_finished
+
+    def announce(*args, **kwargs):
+        announced["yet"] = True
+        return original_announce(*args, **kwargs)
+
+    completion.announce_finished = announce
 
     def sql(execute, query, query_params, many, context):
         t0 = time.perf_counter()
         try:
             return execute(query, query_params, many, context)
         finally:
-            stats["sql_s"] += time.perf_counter() - t0
+            elapsed = time.perf_counter() - t0
+            stats["sql_s"] += elapsed
             stats["sql"] += 1
             verb = query.lstrip().split(None, 1)[0].upper()
             stats[f"sql_{verb.lower()}"] += 1
+            if announced["yet"]:
+                stats["sql_after_announcement_s"] += elapsed
+                stats["sql_after_announcement"] += 1
 
     original_request = snmp_client.SnmpClient._request
     original_v2c = snmp_client.SnmpClient._v2c
@@ -653,6 +667,7 @@ def helper_profile(params: dict) -> dict:
     client = Client(HTTP_AUTHORIZATION=f"Token {params['token']}")
 
     def measure(name: str, function):
+        announced["yet"] = False
         before = stats.copy()
         t0 = time.perf_counter()
         with connection.execute_wrapper(sql):
@@ -699,6 +714,12 @@ def helper_profile(params: dict) -> dict:
         action = "off" if i % 2 == 0 else "on"
         body = {"reason": "bench profile", "force": True}
         single.append(one(f"/api/v1/outlets/{outlet}/power/{action}/", body, action))
+    # The no-op DRF request part, in the same process: its own statements (the token, a count,
+    # a row), which the parts already contain.
+    noop = [
+        measure("noop", lambda: client.get("/api/v1/sites/?limit=1"))[1]
+        for _ in range(params["single_runs"])
+    ]
     bulk = []
     for i in range(params["bulk_runs"]):
         action = "off" if i % 2 == 0 else "on"
@@ -722,7 +743,7 @@ def helper_profile(params: dict) -> dict:
         shares[kind] = profile_shares(pstats.Stats(profiler))
     if params.get("pstats_dir"):
         write_stage_pstats(Path(params["pstats_dir"]), outlet, params["single_runs"], one)
-    return {"single": single, "bulk": bulk, "shares": shares}
+    return {"single": single, "bulk": bulk, "noop": noop, "shares": shares}
 
 
 def write_stage_pstats(directory: Path, outlet: int, runs: int, one) -> None:
@@ -995,6 +1016,7 @@ class Report:
             "| stage | one outlet | 1,000 outlets |",
             "| --- | --- | --- |",
             *self._profile_rows(single, bulk),
+            self._noop_row(),
             "",
             self._shares_text(),
         ]
@@ -1022,8 +1044,18 @@ class Report:
         return [
             f"| request (POST, the view) | {cell('post', single)} | {cell('post', bulk)} |",
             f"| execute_command | {cell('run', single)} | {cell('run', bulk)} |",
-            f"| detail GET (the view) | {cell('get', single)} | {cell('get', bulk)} |",
+            f"| for reference: detail GET (the view; a waiting POST no longer reads the command "
+            f"back) | {cell('get', single)} | {cell('get', bulk)} |",
         ]
+
+    def _noop_row(self) -> str:
+        runs = self.profile["noop"]
+        total, sql_s = (statistics.median(r.get(k, 0) for r in runs) for k in ("total_s", "sql_s"))
+        sql = statistics.median(r.get("sql", 0) for r in runs)
+        return (
+            f"| for reference: the no-op DRF request (the view) | {ms(total)} ms; {sql:g} SQL "
+            f"({ms(sql_s)} ms) | |"
+        )
 
     def _shares_text(self) -> str:
         s, b = self.profile["shares"]["single"], self.profile["shares"]["bulk"]
@@ -1051,18 +1083,45 @@ class Report:
                 f"{E2E_P50_MS:g} ms end-to-end target by themselves: reaching it needs the parts "
                 "cheaper too (below), not only the glue between them."
             )
-        statements = sum(s[stage].get("sql", 0) for stage in ("post", "run", "get"))
-        statement_ms = sum(s[stage].get("sql_s", 0) for stage in ("post", "run", "get")) * 1000
-        django_ms = sum(s[stage]["total_s"] for stage in ("post", "run", "get")) * 1000
+        # On the one-outlet path: the request and the worker. The waiting request answers from
+        # the worker's announcement; its one status read runs while the worker works.
+        after = s["run"].get("sql_after_announcement", 0)
+        statements = sum(s[stage].get("sql", 0) for stage in ("post", "run")) - after
+        statement_ms = (
+            sum(s[stage].get("sql_s", 0) for stage in ("post", "run"))
+            - s["run"].get("sql_after_announcement_s", 0)
+        ) * 1000
+        django_ms = sum(s[stage]["total_s"] for stage in ("post", "run")) * 1000
+        noop = {
+            key: statistics.median(run.get(key, 0) for run in self.profile["noop"])
+            for key in ("sql", "sql_s")
+        }
+        floor = parts + statement_ms - noop["sql_s"] * 1000
         out.append(
             f"- What the parts leave out. One outlet's command is {statements:g} SQL statements "
             "(the request: token, targets, blast radius, the command and its result row; the "
-            "worker: claim, load, progress, outcome; the answer: the command read back), "
-            f"{statement_ms:.1f} ms in the database driver and {django_ms:.1f} ms with the "
-            "views' and the executor's Python in one process, none of which the parts contain "
-            "(the no-op request reads one row, the no-op task writes nothing). Recording who "
-            "asked, each outlet's state before and after and every step before the next is what "
-            "the issue asks for; it costs more here than the 1.5x allowance."
+            "worker: claim, load, progress, outcome; not counted: telemetry's "
+            f"{after:g} after the announcement), {statement_ms:.1f} ms in the database driver "
+            f"(commits not counted) and {django_ms:.1f} ms in all with the views' and the "
+            "executor's Python in one process; "
+            f"the no-op request makes {noop['sql']:g} ({ms(noop['sql_s'])} ms) and the no-op "
+            "task none. Recording who asked, each outlet's state before and after and every "
+            "step before the next is what the issue asks for."
+        )
+        out.append(
+            f"- A floor. Were everything but these statements free (Django, DRF, Celery and the "
+            "executor beyond what the parts cost; the statements timed in the database driver), "
+            f"the parts plus them (less the no-op request's own) would still take {floor:.1f} ms: "
+            f"{floor / parts:.2f}x the parts, against {PARTS_FACTOR:g}x"
+            + (f", and over the {E2E_P50_MS:g} ms target" if floor > E2E_P50_MS else "")
+            + ". With these statements the ratio target is out of reach whatever the code "
+            "around them costs; reaching it needs fewer of them (writes merged across tables "
+            "in one statement, which Django's ORM does not do), not a faster ORM alone."
+            if floor > parts * PARTS_FACTOR
+            else f"- A floor. Were everything but these statements free, the parts plus them "
+            f"(less the no-op request's own) would take {floor:.1f} ms: "
+            f"{floor / parts:.2f}x the parts, within {PARTS_FACTOR:g}x; the rest of the gap is "
+            "the Python of Django, DRF, Celery and the executor."
         )
         snmp_single = {k[5:]: v for k, v in s["run"].items() if k.startswith("snmp_")}
         bulk_requests = sum(v for k, v in b["run"].items() if k.startswith("snmp_"))
@@ -1079,7 +1138,9 @@ class Report:
         out.append(
             f"- Worker database work. One outlet: {s['run'].get('sql', 0):g} statements "
             f"({ms(s['run'].get('sql_s', 0))} ms in the database driver); 1,000 outlets: "
-            f"{b['run'].get('sql', 0):g} ({ms(b['run'].get('sql_s', 0))} ms). Progress is "
+            f"{b['run'].get('sql', 0):g} ({ms(b['run'].get('sql_s', 0))} ms); each including "
+            f"{s['run'].get('sql_after_announcement', 0):g} of telemetry's after the command "
+            "is announced (its event, the webhooks that want it). Progress is "
             "written with one statement per distinct set of values (chosen by the command when "
             "it covers every row), the end in one transaction, each PDU loaded once; workers "
             "keep their database connections between tasks. What remains is the ORM's Python, "
@@ -1100,18 +1161,20 @@ class Report:
             f"outlet and {ms(b['post']['total_s'])} ms for 1,000 ({b['post'].get('sql', 0):g} "
             f"SQL statements, {ms(b['post'].get('sql_s', 0))} ms: the rest is resolving the "
             "targets, the blast radius and DRF serialising the command with its per-outlet "
-            f"results); the detail GET {ms(s['get']['total_s'])} ms / "
-            f"{ms(b['get']['total_s'])} ms, which a waiting POST pays once more to answer "
-            "with the outcome. The per-outlet results are written from plain values (one "
-            "query, one reverse() for all outlet URLs), the result rows written by one "
+            f"results); for reference, the detail GET {ms(s['get']['total_s'])} ms / "
+            f"{ms(b['get']['total_s'])} ms, which a waiting POST no longer pays: it answers "
+            "from the outcome the worker announces. The per-outlet results are written from "
+            "plain values (one query, one reverse() for all outlet URLs), the result rows "
+            "written by one "
             "statement over the outlets' table and the blast radius from values; for one "
             "outlet what remains is Django's and DRF's per-request machinery."
         )
         out.append(
             f"- Completion. Between `finished_at` and the client holding the outcome: "
             f"{ms(e2e_b['seen'])} ms (one outlet) and {ms(bulk_b['seen'])} ms (1,000 outlets), "
-            "median: the commit, the announcement on Redis pub/sub, the waiting request "
-            "reading the command back and serialising it, while the worker, after the "
+            "median: the outcome's statements and commit, the announcement on Redis pub/sub "
+            "carrying the committed outcome, the waiting request applying it to the command it "
+            "created (reading nothing back) and serialising it, while the worker, after the "
             "announcement, records the finished command's event and asks telemetry to re-poll "
             "its PDUs, on the same two cores."
         )

@@ -24,6 +24,7 @@ class UndecryptableSecret(Exception):
     """A stored secret that none of the configured keys opens (a key was removed too soon)."""
 
 
+@functools.cache  # derived for every secret read otherwise: a PDU's load derived it four times
 def derived_key(secret_key: str) -> bytes:
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"dcpower credentials")
     return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode()))
