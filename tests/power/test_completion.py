@@ -181,3 +181,12 @@ def test_a_waiter_receives_the_announced_outcome(command, settings, monkeypatch)
     thread = later(0.3, finish_and_announce)
     assert completion.wait_until_finished(command.pk, 20) == completion.Waited(True, outcome)
     thread.join(5)
+
+
+def test_the_outcome_carries_every_result_field_an_answer_shows():
+    """A result field the answer shows but the announcement does not carry would be answered
+    as the request created it (ADR 0019)."""
+    from power.api.serializers import RESULT_VALUES
+
+    identity = {"command_id", "outlet_id", "outlet__number", "outlet__pdu__name"}
+    assert set(completion.OUTLET_FIELDS) == set(RESULT_VALUES) - identity
