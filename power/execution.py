@@ -16,6 +16,7 @@ repeat, so a resumed cycle never cycles an outlet twice.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -330,19 +331,46 @@ def execute_command(
 
 
 def _rows_with_pdus(command_id: int) -> list[PowerCommandOutlet]:
-    """The command's per-outlet rows with their outlets, each outlet sharing its PDU's one
-    instance. Joining the PDU to every row built (and decrypted the credentials of) a PDU
-    per outlet: a third of a second for 1,000 outlets."""
-    rows = list(
-        PowerCommandOutlet.objects.filter(command_id=command_id)
-        .select_related("outlet")
-        .order_by("outlet__pdu_id", "outlet__number")
-    )
-    pdu_ids = {row.outlet.pdu_id for row in rows}
-    pdus = PDU.objects.in_bulk(pdu_ids)
+    """The command's per-outlet rows with their outlets (id, PDU, number: all the executor
+    reads of them), each outlet sharing its PDU's one instance. Two statements written in
+    SQL, each read through ``raw()`` so that the model's converters apply: building them
+    with the ORM (a join, an ordering, then in_bulk) cost three times what the database took
+    to answer them, on every command's path. Joining the PDU to every row would build (and
+    decrypt the credentials of) a PDU per outlet: a third of a second for 1,000 outlets."""
+    rows_sql, pdus_sql = _load_statements(connection.vendor)
+    rows = list(PowerCommandOutlet.objects.raw(rows_sql, [command_id]))
+    pdu_ids = sorted({row.outlet_pdu_id for row in rows})
+    pdus = {}
+    if pdu_ids:
+        placeholders = ", ".join(["%s"] * len(pdu_ids))
+        pdus = {pdu.pk: pdu for pdu in PDU.objects.raw(pdus_sql % placeholders, pdu_ids)}
+    db = PowerCommandOutlet.objects.db
     for row in rows:
-        row.outlet.pdu = pdus[row.outlet.pdu_id]
+        outlet = Outlet.from_db(
+            db, ["id", "pdu_id", "number"], [row.outlet_id, row.outlet_pdu_id, row.outlet_number]
+        )
+        outlet.pdu = pdus[outlet.pdu_id]
+        row.outlet = outlet
     return rows
+
+
+@functools.cache
+def _load_statements(vendor: str) -> tuple[str, str]:
+    """The SQL of ``_rows_with_pdus`` (names from the models; ``vendor`` keys the cache)."""
+    qn = connection.ops.quote_name
+    rows, outlets = PowerCommandOutlet._meta, Outlet._meta
+    row_columns = ", ".join(f"r.{qn(f.column)}" for f in rows.concrete_fields)
+    rows_sql = (
+        f"SELECT {row_columns}, o.{qn('number')} AS outlet_number, "  # noqa: S608 - names
+        f"o.{qn('pdu_id')} AS outlet_pdu_id "
+        f"FROM {qn(rows.db_table)} r JOIN {qn(outlets.db_table)} o ON o.{qn('id')} = r."
+        f"{qn('outlet_id')} WHERE r.{qn('command_id')} = %s "
+        f"ORDER BY o.{qn('pdu_id')}, o.{qn('number')}"
+    )
+    pdu_columns = ", ".join(qn(f.column) for f in PDU._meta.concrete_fields)
+    # "%s" takes the placeholders, one per PDU, when a command's PDUs are known.
+    pdus_sql = f"SELECT {pdu_columns} FROM {qn(PDU._meta.db_table)} WHERE {qn('id')} IN (%s)"  # noqa: S608
+    return rows_sql, pdus_sql
 
 
 def _groups(rows, drivers, steps) -> dict[int, tuple[PduDriver, list[int]]]:
