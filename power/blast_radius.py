@@ -10,11 +10,12 @@ be carrying the host, so it is assumed to be.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db import connection
 
 from inventory.choices import HostStatus, OutletState
 from inventory.models import PDU, Host, Outlet, PowerSupply, Rack, Site
@@ -147,38 +148,41 @@ def resolve_outlets(
 # the blast radius, the guardrails, the command (its site) and its answer. Another field still
 # loads when read, at a query each (as after only()).
 TARGET_OUTLET_FIELDS = ("id", "pdu_id", "number", "label", "locked", "lock_reason", "state")
-TARGET_RELATED_FIELDS = (
-    "pdu__name",
-    "pdu__rack_id",
-    "pdu__rack__name",
-    "pdu__rack__site_id",
-    "pdu__rack__site__name",
-)
 
 
 def _outlets_with_pdus(ids: set[int]) -> list[Outlet]:
     """The outlets, in the order people read them (site, rack, PDU, number), each with its PDU,
-    the PDU's rack and the rack's site: one query of values, made into instances here, so that
-    the outlets of one PDU share one PDU instance. select_related gave every outlet its own
-    PDU, rack and site, the PDU with its secrets decrypted: nearly half of a 1,000-outlet
-    request."""
-    rows = (
-        Outlet.objects.filter(pk__in=ids)
-        .order_by("pdu__rack__site__name", "pdu__rack__name", "pdu__name", "number")
-        .values_list(*TARGET_OUTLET_FIELDS, *TARGET_RELATED_FIELDS)
-    )
-    split = len(TARGET_OUTLET_FIELDS)
+    the PDU's rack and the rack's site: one statement, made into instances here, so that the
+    outlets of one PDU share one PDU instance. select_related gave every outlet its own PDU,
+    rack and site, the PDU with its secrets decrypted: nearly half of a 1,000-outlet request.
+
+    Written in SQL and read through ``raw()`` (the outlet's converters apply; the PDU's, rack's
+    and site's ids and names need none): built with the ORM, the join, the ordering and the
+    values cost 1 ms for 0.1 ms in the database, on the path of every power request."""
+    if not ids:
+        return []
+    ordered = sorted(ids)
+    placeholders = ", ".join(["%s"] * len(ordered))
+    rows = Outlet.objects.raw(_outlets_with_pdus_sql(connection.vendor) % placeholders, ordered)
     pdus: dict[int, PDU] = {}
     outlets = []
-    for row in rows:
-        outlet = _loaded(Outlet, dict(zip(TARGET_OUTLET_FIELDS, row[:split], strict=True)), rows.db)
+    for outlet in rows:
         pdu = pdus.get(outlet.pdu_id)
         if pdu is None:
-            pdu_name, rack_id, rack_name, site_id, site_name = row[split:]
-            site = _loaded(Site, {"id": site_id, "name": site_name}, rows.db)
-            rack = _loaded(Rack, {"id": rack_id, "name": rack_name, "site_id": site_id}, rows.db)
+            site = _loaded(Site, {"id": outlet.target_site_id, "name": outlet.target_site_name})
+            rack = _loaded(
+                Rack,
+                {
+                    "id": outlet.target_rack_id,
+                    "name": outlet.target_rack_name,
+                    "site_id": outlet.target_site_id,
+                },
+            )
             rack.site = site
-            pdu = _loaded(PDU, {"id": outlet.pdu_id, "name": pdu_name, "rack_id": rack_id}, rows.db)
+            pdu = _loaded(
+                PDU,
+                {"id": outlet.pdu_id, "name": outlet.target_pdu_name, "rack_id": rack.pk},
+            )
             pdu.rack = rack
             pdus[outlet.pdu_id] = pdu
         outlet.pdu = pdu
@@ -186,11 +190,32 @@ def _outlets_with_pdus(ids: set[int]) -> list[Outlet]:
     return outlets
 
 
-def _loaded(model, values: dict, db: str):
-    """An instance of ``model`` as the database ``db`` gave ``values``, the other fields
-    deferred (as only() makes one)."""
+@functools.cache
+def _outlets_with_pdus_sql(vendor: str) -> str:
+    """The statement of ``_outlets_with_pdus``, names from the models (``vendor`` keys the
+    cache), ``%s`` where the outlets' placeholders go."""
+    qn = connection.ops.quote_name
+    outlet, pdu, rack, site = Outlet._meta, PDU._meta, Rack._meta, Site._meta
+    columns = ", ".join(f"o.{qn(outlet.get_field(n).column)}" for n in TARGET_OUTLET_FIELDS)
+    name, pk = qn("name"), qn("id")
+    return (
+        f"SELECT {columns}, p.{name} AS target_pdu_name, r.{pk} AS target_rack_id, "  # noqa: S608 - names from the models
+        f"r.{name} AS target_rack_name, t.{pk} AS target_site_id, "
+        f"t.{name} AS target_site_name "
+        f"FROM {qn(outlet.db_table)} o "
+        f"JOIN {qn(pdu.db_table)} p ON p.{pk} = o.{qn('pdu_id')} "
+        f"JOIN {qn(rack.db_table)} r ON r.{pk} = p.{qn('rack_id')} "
+        f"JOIN {qn(site.db_table)} t ON t.{pk} = r.{qn('site_id')} "
+        f"WHERE o.{pk} IN (%s) "
+        f"ORDER BY t.{name}, r.{name}, p.{name}, o.{qn('number')}"
+    )
+
+
+def _loaded(model, values: dict):
+    """An instance of ``model`` as the database gave ``values``, the other fields deferred (as
+    only() makes one)."""
     names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
-    return model.from_db(db, names, [values[name] for name in names])
+    return model.from_db(model.objects.db, names, [values[name] for name in names])
 
 
 def _check_known(model, ids: set[int], field_name: str, errors: dict[str, str]) -> None:
@@ -207,32 +232,13 @@ def _unknown_message(model, missing: list[int]) -> str:
 
 def blast_radius(*, action: PowerAction | str, outlets: list[Outlet]) -> BlastRadius:
     action = PowerAction(action)
-    targeted = {outlet.pk for outlet in outlets}
-    # Every host with a supply on a targeted outlet, its live supplies counted by the same
-    # query: in all, and on the targeted outlets (one query, where loading the hosts and then
-    # their supplies took two).
-    live = Q(power_supplies__outlet__isnull=False) & ~Q(
-        power_supplies__outlet__state=OutletState.OFF
-    )
-    hosts = (
-        Host.objects.filter(
-            pk__in=PowerSupply.objects.filter(outlet__in=targeted).values("host_id")
-        )
-        .annotate(
-            supplies_live=Count("power_supplies", filter=live),
-            supplies_affected=Count(
-                "power_supplies", filter=live & Q(power_supplies__outlet__in=targeted)
-            ),
-        )
-        .order_by("name")
-    )
     impacts = [
         HostImpact(
             host=host,
             supplies_affected=host.supplies_affected,
             supplies_live=host.supplies_live,
         )
-        for host in hosts
+        for host in _hosts_fed({outlet.pk for outlet in outlets})
     ]
     pdus = sorted({outlet.pdu for outlet in outlets}, key=lambda pdu: (pdu.rack.name, pdu.name))
     return BlastRadius(
@@ -241,4 +247,44 @@ def blast_radius(*, action: PowerAction | str, outlets: list[Outlet]) -> BlastRa
         pdus=pdus,
         hosts=impacts,
         locked_outlets=[outlet for outlet in outlets if outlet.locked],
+    )
+
+
+def _hosts_fed(outlet_ids: set[int]) -> list[Host]:
+    """Every host with a supply on one of these outlets, by name, each with its live supplies
+    counted in the same statement: ``supplies_live`` in all, ``supplies_affected`` on these
+    outlets (a supply is live when plugged into an outlet not known to be off).
+
+    Written in SQL and read through ``raw()`` (the model's converters apply): the same query
+    built with the ORM's conditional counts took 1.5 ms to build for 0.1 ms in the database,
+    on the path of every power request; hosts then their supplies, two queries, took 0.6 ms
+    to find no host at all."""
+    if not outlet_ids:
+        return []
+    ids = sorted(outlet_ids)
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = _hosts_fed_sql(connection.vendor) % {"targets": placeholders}
+    return list(Host.objects.raw(sql, [OutletState.OFF, OutletState.OFF, *ids, *ids]))
+
+
+@functools.cache
+def _hosts_fed_sql(vendor: str) -> str:
+    """The statement of ``_hosts_fed``, names from the models (``vendor`` keys the cache),
+    ``%(targets)s`` where the outlets' placeholders go."""
+    qn = connection.ops.quote_name
+    host, supply, outlet = Host._meta, PowerSupply._meta, Outlet._meta
+    columns = ", ".join(f"h.{qn(f.column)}" for f in host.concrete_fields)
+    live = (
+        f"FROM {qn(supply.db_table)} s JOIN {qn(outlet.db_table)} o "
+        f"ON o.{qn('id')} = s.{qn('outlet_id')} "
+        f"WHERE s.{qn('host_id')} = h.{qn('id')} AND o.{qn('state')} <> %%s"
+    )
+    return (
+        f"SELECT {columns}, "  # noqa: S608 - names from the models
+        f"(SELECT COUNT(*) {live}) AS supplies_live, "
+        f"(SELECT COUNT(*) {live} AND s.{qn('outlet_id')} IN (%(targets)s)) AS supplies_affected "
+        f"FROM {qn(host.db_table)} h "
+        f"WHERE h.{qn('id')} IN (SELECT {qn('host_id')} FROM {qn(supply.db_table)} "
+        f"WHERE {qn('outlet_id')} IN (%(targets)s)) "
+        f"ORDER BY h.{qn('name')}, h.{qn('id')}"
     )
