@@ -1142,9 +1142,10 @@ class Report:
             f"{s['run'].get('sql_after_announcement', 0):g} of telemetry's after the command "
             "is announced (its event, the webhooks that want it). Progress is "
             "written with one statement per distinct set of values (chosen by the command when "
-            "it covers every row), the end in one transaction, each PDU loaded once; workers "
-            "keep their database connections between tasks. What remains is the ORM's Python, "
-            "about half a millisecond a statement here."
+            "it covers every row), the end in one transaction, each PDU loaded once, the "
+            "command's rows and PDUs read by statements written in SQL (ADR 0020); workers "
+            "keep their database connections between tasks. What remains is the ORM's Python "
+            "around the writes, a few tenths of a millisecond a statement here."
         )
         out.append(
             f"- SNMP CPU. The 1,000 outlets' device work took {ms(b['run'].get('device_s', 0))} "
@@ -1166,8 +1167,9 @@ class Report:
             "from the outcome the worker announces. The per-outlet results are written from "
             "plain values (one query, one reverse() for all outlet URLs), the result rows "
             "written by one "
-            "statement over the outlets' table and the blast radius from values; for one "
-            "outlet what remains is Django's and DRF's per-request machinery."
+            "statement over the outlets' table, the targets and the blast radius read by "
+            "statements written in SQL (ADR 0020); for one outlet what remains is Django's "
+            "and DRF's per-request machinery."
         )
         out.append(
             f"- Completion. Between `finished_at` and the client holding the outcome: "
