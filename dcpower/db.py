@@ -5,6 +5,12 @@ from __future__ import annotations
 from django.db import connection
 
 
+def placeholders(count: int) -> str:
+    """``count`` parameter placeholders, comma-separated: the inside of ``IN (...)`` for a
+    statement written in SQL, its values passed as parameters (ADR 0020)."""
+    return ", ".join(["%s"] * count)
+
+
 def bulk_update_by_pk(model, objects, fields: list[str], *, batch_size: int = 1000) -> None:
     """Write ``fields`` of ``objects`` (each row its own values), like QuerySet.bulk_update.
 
@@ -28,7 +34,7 @@ def bulk_update_by_pk(model, objects, fields: list[str], *, batch_size: int = 10
     )
     names = ", ".join(qn(c) for c in [pk.column, *(f.column for f in columns)])
     width = len(columns) + 1
-    row = "(" + ", ".join(["%s"] * width) + ")"
+    row = f"({placeholders(width)})"
     with connection.cursor() as cursor:
         for start in range(0, len(objects), batch_size):
             batch = objects[start : start + batch_size]

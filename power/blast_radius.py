@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from dcpower.db import placeholders
 from inventory.choices import HostStatus, OutletState
 from inventory.models import PDU, Host, Outlet, PowerSupply, Rack, Site
 
@@ -162,8 +163,8 @@ def _outlets_with_pdus(ids: set[int]) -> list[Outlet]:
     if not ids:
         return []
     ordered = sorted(ids)
-    placeholders = ", ".join(["%s"] * len(ordered))
-    rows = Outlet.objects.raw(_outlets_with_pdus_sql(connection.vendor) % placeholders, ordered)
+    sql = _outlets_with_pdus_sql(connection.vendor) % placeholders(len(ordered))
+    rows = Outlet.objects.raw(sql, ordered)
     pdus: dict[int, PDU] = {}
     outlets = []
     for outlet in rows:
@@ -262,8 +263,7 @@ def _hosts_fed(outlet_ids: set[int]) -> list[Host]:
     if not outlet_ids:
         return []
     ids = sorted(outlet_ids)
-    placeholders = ", ".join(["%s"] * len(ids))
-    sql = _hosts_fed_sql(connection.vendor) % {"targets": placeholders}
+    sql = _hosts_fed_sql(connection.vendor) % {"targets": placeholders(len(ids))}
     return list(Host.objects.raw(sql, [OutletState.OFF, OutletState.OFF, *ids, *ids]))
 
 

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from dcpower.db import placeholders
 from inventory.choices import OutletState
 from inventory.models import PDU, Outlet
 from power.choices import CommandAction, CommandStatus, OutletOutcome, OutletStep
@@ -342,8 +343,8 @@ def _rows_with_pdus(command_id: int) -> list[PowerCommandOutlet]:
     pdu_ids = sorted({row.outlet_pdu_id for row in rows})
     pdus = {}
     if pdu_ids:
-        placeholders = ", ".join(["%s"] * len(pdu_ids))
-        pdus = {pdu.pk: pdu for pdu in PDU.objects.raw(pdus_sql % placeholders, pdu_ids)}
+        pdus_sql %= placeholders(len(pdu_ids))
+        pdus = {pdu.pk: pdu for pdu in PDU.objects.raw(pdus_sql, pdu_ids)}
     db = PowerCommandOutlet.objects.db
     for row in rows:
         outlet = Outlet.from_db(

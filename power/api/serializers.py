@@ -10,6 +10,7 @@ from rest_framework import serializers
 from dcpower.api.fields import BriefObjectField, DetailUrls
 from inventory.choices import OutletState
 from power.choices import CommandAction, CommandStatus, OutletOutcome, OutletStep
+from power.completion import OUTLET_FIELDS
 from power.models import PowerCommandOutlet
 
 V = "api-v1:"
@@ -100,20 +101,8 @@ class PowerCommandOutletSerializer(serializers.Serializer):
 
 
 # What a result row is written out from: its columns, the outlet's number and its PDU's name.
-RESULT_VALUES = (
-    "command_id",
-    "outlet_id",
-    "outlet__number",
-    "outlet__pdu__name",
-    "outcome",
-    "step",
-    "state_before",
-    "state_after",
-    "attempts",
-    "error",
-    "started_at",
-    "finished_at",
-)
+# The result's own fields are those a finished command's announcement carries (ADR 0019).
+RESULT_VALUES = ("command_id", "outlet_id", "outlet__number", "outlet__pdu__name", *OUTLET_FIELDS)
 
 
 def power_command_results(command_ids) -> dict[int, list[dict]]:
