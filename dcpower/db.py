@@ -5,6 +5,13 @@ from __future__ import annotations
 from django.db import connection
 
 
+def instance_from_values(model, values: dict):
+    """An instance of ``model`` as the database gave ``values`` (by attname), its other fields
+    deferred, as only() makes one: for rows read as plain values or extra columns."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(model.objects.db, names, [values[name] for name in names])
+
+
 def placeholders(count: int) -> str:
     """``count`` parameter placeholders, comma-separated: the inside of ``IN (...)`` for a
     statement written in SQL, its values passed as parameters (ADR 0020)."""

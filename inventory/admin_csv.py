@@ -11,19 +11,12 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from inventory import csv_io
-
-
-def _csv_response(*, kind: str, text: str) -> HttpResponse:
-    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-    filename = csv_io.csv_export_filename(kind=kind)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def _preview_row(row: csv_io.RowResult, columns: list[str]) -> dict:
@@ -69,9 +62,7 @@ class CsvImportExportMixin:
 
     @admin.action(description="Export selected as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
-        return _csv_response(
-            kind=self.csv_kind, text=csv_io.csv_export(kind=self.csv_kind, queryset=queryset)
-        )
+        return csv_io.csv_export_response(kind=self.csv_kind, queryset=queryset)
 
     def export_csv_view(self, request):
         """Every object the changelist shows with the request's filters and search."""
@@ -82,9 +73,7 @@ class CsvImportExportMixin:
         except IncorrectLookupParameters:
             return HttpResponseBadRequest("Unknown filter in the query string.")
         queryset = changelist.get_queryset(request)
-        return _csv_response(
-            kind=self.csv_kind, text=csv_io.csv_export(kind=self.csv_kind, queryset=queryset)
-        )
+        return csv_io.csv_export_response(kind=self.csv_kind, queryset=queryset)
 
     def import_csv_view(self, request):
         # Anywhere: the rows' sites are checked row by row by the import itself.

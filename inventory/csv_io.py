@@ -27,6 +27,7 @@ from typing import Any
 from cryptography.fernet import InvalidToken
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DatabaseError, models, transaction
+from django.http import HttpResponse
 from django.utils import timezone
 
 from dcpower import crypto
@@ -448,9 +449,15 @@ def csv_export(*, kind: str, queryset: Iterable[models.Model] | None = None) -> 
     return out.getvalue()
 
 
-def csv_export_filename(*, kind: str) -> str:
-    """The name an export is saved under: the kind and when it was made."""
-    return f"dcpower-{kind}-{timezone.now().strftime('%Y%m%d-%H%M%S')}.csv"
+def csv_export_response(*, kind: str, queryset: Iterable[models.Model]) -> HttpResponse:
+    """The export of ``queryset`` as a download, as the admin and the API serve it: saved
+    under the kind and when it was made."""
+    response = HttpResponse(
+        csv_export(kind=kind, queryset=queryset), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="dcpower-{kind}-{stamp}.csv"'
+    return response
 
 
 def csv_export_queryset(*, kind: str) -> models.QuerySet:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from dcpower.db import placeholders
+from dcpower.db import instance_from_values, placeholders
 from inventory.choices import HostStatus, OutletState
 from inventory.models import PDU, Host, Outlet, PowerSupply, Rack, Site
 
@@ -170,8 +170,10 @@ def _outlets_with_pdus(ids: set[int]) -> list[Outlet]:
     for outlet in rows:
         pdu = pdus.get(outlet.pdu_id)
         if pdu is None:
-            site = _loaded(Site, {"id": outlet.target_site_id, "name": outlet.target_site_name})
-            rack = _loaded(
+            site = instance_from_values(
+                Site, {"id": outlet.target_site_id, "name": outlet.target_site_name}
+            )
+            rack = instance_from_values(
                 Rack,
                 {
                     "id": outlet.target_rack_id,
@@ -180,7 +182,7 @@ def _outlets_with_pdus(ids: set[int]) -> list[Outlet]:
                 },
             )
             rack.site = site
-            pdu = _loaded(
+            pdu = instance_from_values(
                 PDU,
                 {"id": outlet.pdu_id, "name": outlet.target_pdu_name, "rack_id": rack.pk},
             )
@@ -210,13 +212,6 @@ def _outlets_with_pdus_sql(vendor: str) -> str:
         f"WHERE o.{pk} IN (%s) "
         f"ORDER BY t.{name}, r.{name}, p.{name}, o.{qn('number')}"
     )
-
-
-def _loaded(model, values: dict):
-    """An instance of ``model`` as the database gave ``values``, the other fields deferred (as
-    only() makes one)."""
-    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
-    return model.from_db(model.objects.db, names, [values[name] for name in names])
 
 
 def _check_known(model, ids: set[int], field_name: str, errors: dict[str, str]) -> None:

@@ -102,8 +102,8 @@ class CommandOutcome:
                 "error": self.error,
                 "outlet_fields": ["outlet_id", *OUTLET_FIELDS],
                 "outlets": [
-                    [outlet_id, *(_iso(v) if f in _TIMES else v for f, v in values.items())]
-                    for outlet_id, values in self.outlets.items()
+                    [outlet_id, *(_iso(v[f]) if f in _TIMES else v[f] for f in OUTLET_FIELDS)]
+                    for outlet_id, v in self.outlets.items()
                 ],
             }
         )

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from dcpower.db import placeholders
+from dcpower.db import instance_from_values, placeholders
 from inventory.choices import OutletState
 from inventory.models import PDU, Outlet
 from power.choices import CommandAction, CommandStatus, OutletOutcome, OutletStep
@@ -345,10 +345,9 @@ def _rows_with_pdus(command_id: int) -> list[PowerCommandOutlet]:
     if pdu_ids:
         pdus_sql %= placeholders(len(pdu_ids))
         pdus = {pdu.pk: pdu for pdu in PDU.objects.raw(pdus_sql, pdu_ids)}
-    db = PowerCommandOutlet.objects.db
     for row in rows:
-        outlet = Outlet.from_db(
-            db, ["id", "pdu_id", "number"], [row.outlet_id, row.outlet_pdu_id, row.outlet_number]
+        outlet = instance_from_values(
+            Outlet, {"id": row.outlet_id, "pdu_id": row.outlet_pdu_id, "number": row.outlet_number}
         )
         outlet.pdu = pdus[outlet.pdu_id]
         row.outlet = outlet

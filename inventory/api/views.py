@@ -3,7 +3,6 @@ of queries per page, pinned by tests), and the filters and ordering a client may
 
 from __future__ import annotations
 
-from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import (
@@ -276,13 +275,7 @@ class CsvKindView(CsvApiView):
     def get(self, request, kind: str):
         kind = self.known_kind(kind)
         refuse_unknown_query_parameters(request, ())
-        queryset = csv_io.csv_export_queryset(kind=kind)
-        response = HttpResponse(
-            csv_io.csv_export(kind=kind, queryset=queryset), content_type="text/csv; charset=utf-8"
-        )
-        filename = csv_io.csv_export_filename(kind=kind)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return csv_io.csv_export_response(kind=kind, queryset=csv_io.csv_export_queryset(kind=kind))
 
     @extend_schema(
         operation_id="csv_import",
