@@ -4,21 +4,55 @@ production), so the limits hold across web processes."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import re
+import secrets
 
+import redis
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.core.cache import cache
 from django.dispatch import receiver
 from rest_framework.throttling import UserRateThrottle
 
+from dcpower.redis_clients import redis_client
+
 logger = logging.getLogger(__name__)
+
+# A sliding log of the user's requests in the last window, as a sorted set scored by the
+# Redis server's clock (µs), checked and appended to in one atomic step. Returns -1 when the
+# request is allowed (and logged), else the µs until the oldest logged request leaves the
+# window. One round trip, and no read-then-write race between web processes: DRF's own
+# throttle reads the list from the cache and writes it back, so two processes can both
+# admit the request that fills the limit, and it moves the whole list both ways each time.
+_SLIDING_LOG = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]
+  if oldest == nil then return window end
+  return tonumber(oldest) + window - t
+end
+redis.call('ZADD', KEYS[1], t, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
+return -1
+"""
 
 
 class PowerCommandThrottle(UserRateThrottle):
-    """POWER_RATE_LIMIT power command requests per user (default 30 a minute); a dry run
-    counts too. Over it: 429 with Retry-After, nothing created."""
+    """POWER_RATE_LIMIT power command requests per user (default 30 a minute) in any sliding
+    window of that length; a dry run counts too. Over it: 429 with Retry-After, nothing
+    created.
+
+    With the cache in Redis the log lives there and is kept by one script (``_SLIDING_LOG``);
+    with any other cache (the embedded default: this process's memory) DRF's throttle keeps
+    it. If Redis fails the request is allowed and a warning logged: a rate limit
+    must not stop an engineer switching power while the broker's Redis is down (the command
+    is recorded and queued again once it is back)."""
 
     scope = "power"
 
@@ -28,7 +62,42 @@ class PowerCommandThrottle(UserRateThrottle):
     def allow_request(self, request, view):
         if request.method != "POST":
             return True
-        return super().allow_request(request, view)
+        script = _sliding_log_script()
+        if script is None or self.rate is None:
+            return super().allow_request(request, view)
+        # Not DRF's key: a deployment upgraded from DRF's throttle holds a list there.
+        key = cache.make_key(f"throttle-log:{self.get_cache_key(request, view)}")
+        window_us = self.duration * 1_000_000
+        member = secrets.token_hex(8)  # two requests in one µs are two entries
+        try:
+            wait_us = script(keys=[key], args=[window_us, self.num_requests, member])
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("rate limit not checked: Redis failed (%s)", exc, exc_info=True)
+            return True
+        self._wait_s = None if wait_us < 0 else max(wait_us, 1) / 1_000_000
+        return self._wait_s is None
+
+    def wait(self):
+        if hasattr(self, "_wait_s"):
+            return self._wait_s
+        return super().wait()
+
+
+def _sliding_log_script():
+    """The sliding-log script on the cache's Redis, or None when the cache is not Redis."""
+    config = settings.CACHES["default"]
+    if config["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+        return None
+    # Several servers: Django's cache writes to the first, and so do we.
+    location = config["LOCATION"]
+    servers = re.split("[;,]", location) if isinstance(location, str) else location
+    return _script_for(servers[0])
+
+
+@functools.cache
+def _script_for(url: str):
+    # register_script: EVALSHA, loading the script again after a Redis restart.
+    return redis_client(url).register_script(_SLIDING_LOG)
 
 
 def _failures_key(username: str) -> str:

@@ -20,7 +20,6 @@ the database.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
 import time
@@ -29,6 +28,7 @@ from datetime import datetime
 import redis
 from django.conf import settings
 
+from dcpower.redis_clients import redis_client
 from power.choices import ACTIVE_COMMAND_STATUSES
 
 logger = logging.getLogger(__name__)
@@ -45,13 +45,7 @@ def channel(command_id: int) -> str:
 def _redis() -> redis.Redis | None:
     """The process's client for ``EVENTS_REDIS_URL``, or None without one."""
     url = settings.EVENTS_REDIS_URL
-    return _client_for(url) if url else None
-
-
-@functools.cache
-def _client_for(url: str) -> redis.Redis:
-    # One client, with its connection pool, per URL and process.
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+    return redis_client(url) if url else None
 
 
 # What an answer shows of each outlet's result, as the announcement carries it.
