@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from dcpower.db import instance_from_values, placeholders
+from dcpower.db import instance_from_values, placeholders, update_rows
 from inventory.choices import OutletState
 from inventory.models import PDU, Outlet
 from power.choices import CommandAction, CommandStatus, OutletOutcome, OutletStep
@@ -471,14 +471,15 @@ def _save_rows(
     for values, ids in by_values.items():
         values_by_name = dict(zip(fields, values, strict=True))
         if every_row:
-            chosen = PowerCommandOutlet.objects.filter(command_id=rows[0].command_id)
+            update_rows(
+                PowerCommandOutlet, values_by_name, where="command", match=rows[0].command_id
+            )
         else:
-            chosen = PowerCommandOutlet.objects.filter(pk__in=ids)
-        chosen.update(**values_by_name)
+            update_rows(PowerCommandOutlet, values_by_name, where="id", match=ids)
 
 
 def _heartbeat(command) -> None:
-    PowerCommand.objects.filter(pk=command.pk).update(heartbeat_at=timezone.now())
+    update_rows(PowerCommand, {"heartbeat_at": timezone.now()}, where="id", match=command.pk)
 
 
 def _finish(command: PowerCommand, rows: list[PowerCommandOutlet], concluded: Concluded) -> str:
@@ -513,16 +514,15 @@ def _finish(command: PowerCommand, rows: list[PowerCommandOutlet], concluded: Co
                 active=False
             )
         for state, outlet_ids in observed.items():
+            seen = {"state": OutletState(state), "state_seen_at": now}
             if len(observed) == 1 and len(outlet_ids) == len(rows):  # every outlet, as one
-                outlets = Outlet.objects.filter(
-                    pk__in=PowerCommandOutlet.objects.filter(command_id=command.pk).values(
-                        "outlet_id"
-                    )
-                )
+                of_command = PowerCommandOutlet.objects.filter(command_id=command.pk)
+                update_rows(Outlet, seen, where="id", match=of_command.values("outlet_id"))
             else:
-                outlets = Outlet.objects.filter(pk__in=outlet_ids)
-            outlets.update(state=OutletState(state), state_seen_at=now)
-        PowerCommand.objects.filter(pk=command.pk).update(status=status, finished_at=now)
+                update_rows(Outlet, seen, where="id", match=outlet_ids)
+        update_rows(
+            PowerCommand, {"status": status, "finished_at": now}, where="id", match=command.pk
+        )
         command.status, command.finished_at = status, now
         # Built now, from what this transaction writes: announced once it has committed.
         outcome = CommandOutcome.of(command, rows)

@@ -1,5 +1,6 @@
 """dcpower.db.bulk_update_by_pk: each row gets its own values (numbers, None, text, times,
-JSON, booleans), in batches, on PostgreSQL's VALUES path and on the bulk_update fallback."""
+JSON, booleans), in batches, on PostgreSQL's VALUES path and on the bulk_update fallback.
+dcpower.db.update_rows: what filter().update() would write, to the rows it would choose."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from dcpower.db import bulk_update_by_pk
+from dcpower.db import bulk_update_by_pk, update_rows
+from inventory.choices import OutletState
+from inventory.models import Outlet
 from telemetry.models import PduStatus
 
 pytestmark = pytest.mark.django_db
@@ -52,3 +55,39 @@ def test_each_row_gets_its_own_values(pdus, rack, monkeypatch, path, django_asse
 def test_nothing_to_write_costs_nothing(django_assert_num_queries):
     with django_assert_num_queries(0):
         bulk_update_by_pk(PduStatus, [], ["up"])
+
+
+def test_update_rows_writes_what_update_would(pdus, django_assert_num_queries):
+    outlets = list(pdus[0].outlets.order_by("number"))
+    seen = timezone.now() - timedelta(minutes=3)
+    values = {"state": OutletState.OFF, "state_seen_at": seen, "locked": True, "label": "it's"}
+    with django_assert_num_queries(1):
+        assert update_rows(Outlet, values, where="id", match=[o.pk for o in outlets[:3]]) == 3
+    with django_assert_num_queries(1):
+        assert update_rows(Outlet, {"state_seen_at": None}, where="id", match=outlets[3].pk) == 1
+    # A subquery: the outlets numbered 5 and 6 of the first PDU.
+    chosen = Outlet.objects.filter(pdu=pdus[0], number__in=[5, 6]).values("id")
+    with django_assert_num_queries(1):
+        assert update_rows(Outlet, {"label": "sub"}, where="id", match=chosen) == 2
+    with django_assert_num_queries(0):
+        assert update_rows(Outlet, {"label": "none"}, where="id", match=[]) == 0
+    by_number = {o.number: o for o in Outlet.objects.filter(pdu=pdus[0])}
+    for number in (1, 2, 3):
+        outlet = by_number[number]
+        assert (outlet.state, outlet.state_seen_at, outlet.locked, outlet.label) == (
+            OutletState.OFF,
+            seen,
+            True,
+            "it's",
+        )
+    assert by_number[4].state_seen_at is None
+    assert [by_number[n].label for n in (5, 6)] == ["sub", "sub"]
+    untouched = [o for n, o in by_number.items() if n > 6]
+    assert untouched and all(o.label == "" and not o.locked for o in untouched)
+    assert not Outlet.objects.filter(pdu=pdus[1], label__in=["it's", "sub"]).exists()
+
+
+def test_update_rows_by_a_foreign_key(pdus):
+    assert update_rows(Outlet, {"label": "A"}, where="pdu", match=pdus[0].pk) == 24
+    assert set(Outlet.objects.filter(pdu=pdus[0]).values_list("label", flat=True)) == {"A"}
+    assert not Outlet.objects.filter(pdu=pdus[1], label="A").exists()
