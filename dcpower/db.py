@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import connection
+import dataclasses
+
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 
@@ -60,11 +62,19 @@ def bulk_update_by_pk(model, objects, fields: list[str], *, batch_size: int = 10
             )
 
 
-def update_rows(model, values: dict, *, where: str, match) -> int:
-    """``UPDATE`` the rows of ``model`` whose field ``where`` equals ``match`` (or is one of
-    them, given a list or tuple, or one of what a ``values()`` queryset of one field selects,
-    as a subquery), setting ``values`` (field name to value, each prepared by
-    its field as ``QuerySet.update`` would); returns how many rows it changed.
+@dataclasses.dataclass(frozen=True)
+class Statement:
+    """One SQL statement and its parameters, to run alone or with others (write_together)."""
+
+    sql: str
+    params: list
+
+
+def update_statement(model, values: dict, *, where: str, match) -> Statement | None:
+    """The ``UPDATE`` of the rows of ``model`` whose field ``where`` equals ``match`` (or is
+    one of them, given a list or tuple, or one of what a ``values()`` queryset of one field
+    selects, as a subquery), setting ``values`` (field name to value, each prepared by its
+    field as ``QuerySet.update`` would); None when ``match`` is an empty list.
 
     The same statement ``filter(...).update(...)`` makes, without building a query to make
     it: on the power path's writes that building cost more than the database took to write
@@ -84,15 +94,50 @@ def update_rows(model, values: dict, *, where: str, match) -> int:
         params.extend(subquery_params)
     elif isinstance(match, list | tuple):
         if not match:
-            return 0
+            return None
         condition = f"{column} IN ({placeholders(len(match))})"
         params.extend(match)
     else:
         condition = f"{column} = %s"
         params.append(match)
+    sql = f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE {condition}"  # noqa: S608 - names from the model
+    return Statement(sql, params)
+
+
+def update_rows(model, values: dict, *, where: str, match) -> int:
+    """Run ``update_statement(...)``; returns how many rows it changed."""
+    statement = update_statement(model, values, where=where, match=match)
+    return 0 if statement is None else _execute(statement)
+
+
+def writes_in_one_statement() -> bool:
+    """Whether several writes can be sent as one statement: PostgreSQL runs data-modifying
+    statements inside WITH, and one statement is atomic on its own."""
+    return connection.vendor == "postgresql"
+
+
+def write_together(statements: list[Statement | None]) -> None:
+    """Run ``statements`` (writes; Nones skipped) so that all or none take effect.
+
+    On PostgreSQL they are one statement, each but the last a WITH clause of the last: one
+    round trip to the database, where a transaction of their own takes one for BEGIN, one
+    per write and one for COMMIT (ADR 0023). Elsewhere, one after the other in a transaction.
+    The statements of one WITH see the same snapshot and not each other's changes, so no two
+    of them may write the same row, and none may read what another writes."""
+    statements = [statement for statement in statements if statement is not None]
+    if len(statements) > 1 and writes_in_one_statement():
+        clauses = ", ".join(f"w{n} AS ({s.sql})" for n, s in enumerate(statements[:-1]))
+        params = [param for statement in statements for param in statement.params]
+        statements = [Statement(f"WITH {clauses} {statements[-1].sql}", params)]
+    if len(statements) == 1:  # atomic on its own
+        _execute(statements[0])
+        return
+    with transaction.atomic():
+        for statement in statements:
+            _execute(statement)
+
+
+def _execute(statement: Statement) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE {condition}",  # noqa: S608 - names from the model
-            params,
-        )
+        cursor.execute(statement.sql, statement.params)
         return cursor.rowcount

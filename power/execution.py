@@ -27,7 +27,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from dcpower.db import instance_from_values, placeholders, update_rows
+from dcpower.db import (
+    Statement,
+    instance_from_values,
+    placeholders,
+    update_rows,
+    update_statement,
+    write_together,
+)
 from inventory.choices import OutletState
 from inventory.models import PDU, Outlet
 from power.choices import CommandAction, CommandStatus, OutletOutcome, OutletStep
@@ -460,31 +467,46 @@ def _mark_sent(rows, groups, *, step: str) -> None:
 def _save_rows(
     rows: list[PowerCommandOutlet], fields: tuple[str, ...], *, of: list[PowerCommandOutlet]
 ) -> None:
-    """Write ``fields`` of ``rows`` (some or all of ``of``, the command's rows): one UPDATE
-    per distinct set of values, which for a phase is nearly always one (bulk_update's CASE
-    per row cost seconds for 1,000 outlets). When that one covers every row of the command it
-    chooses them by the command, not by a list of a thousand ids."""
+    """Write ``fields`` of ``rows`` (some or all of ``of``, the command's rows), together."""
+    write_together(_row_statements(rows, fields, of=of))
+
+
+def _row_statements(
+    rows: list[PowerCommandOutlet], fields: tuple[str, ...], *, of: list[PowerCommandOutlet]
+) -> list[Statement]:
+    """The writes of ``fields`` of ``rows`` (some or all of ``of``, the command's rows): one
+    UPDATE per distinct set of values, which for a phase is nearly always one (bulk_update's
+    CASE per row cost seconds for 1,000 outlets). When that one covers every row of the
+    command it chooses them by the command, not by a list of a thousand ids."""
     by_values: dict[tuple, list[int]] = defaultdict(list)
     for row in rows:
         by_values[tuple(getattr(row, name) for name in fields)].append(row.pk)
     every_row = len(by_values) == 1 and len(rows) == len(of)
+    statements = []
     for values, ids in by_values.items():
         values_by_name = dict(zip(fields, values, strict=True))
         if every_row:
-            update_rows(
-                PowerCommandOutlet, values_by_name, where="command", match=rows[0].command_id
-            )
+            where, match = "command", rows[0].command_id
         else:
-            update_rows(PowerCommandOutlet, values_by_name, where="id", match=ids)
+            where, match = "id", ids
+        statements.append(
+            update_statement(PowerCommandOutlet, values_by_name, where=where, match=match)
+        )
+    return statements
 
 
 def _heartbeat(command) -> None:
     update_rows(PowerCommand, {"heartbeat_at": timezone.now()}, where="id", match=command.pk)
 
 
+# What the end of a command writes of each concluded outlet's row.
+_CONCLUDED_FIELDS = ("attempts", "state_after", "step", "outcome", "error", "finished_at", "active")
+
+
 def _finish(command: PowerCommand, rows: list[PowerCommandOutlet], concluded: Concluded) -> str:
     """Record the concluded outlets' outcomes and verified states, release every outlet and
-    close the command, in one transaction; then announce it to waiting requests."""
+    close the command, all or nothing (one statement on PostgreSQL: ADR 0023); then announce
+    it to waiting requests."""
     now = timezone.now()
     observed: dict[str, list[int]] = defaultdict(list)
     for row, result, earlier_error in concluded:
@@ -503,31 +525,31 @@ def _finish(command: PowerCommand, rows: list[PowerCommandOutlet], concluded: Co
         status = CommandStatus.PARTIALLY_FAILED
     else:
         status = CommandStatus.FAILED
-    with transaction.atomic():
-        _save_rows(
-            [row for row, _, _ in concluded],
-            ("attempts", "state_after", "step", "outcome", "error", "finished_at", "active"),
-            of=rows,
-        )
-        if len(concluded) < len(rows):  # rows concluded by an earlier delivery
-            PowerCommandOutlet.objects.filter(command_id=command.pk, active=True).update(
-                active=False
-            )
-        for state, outlet_ids in observed.items():
-            seen = {"state": OutletState(state), "state_seen_at": now}
-            if len(observed) == 1 and len(outlet_ids) == len(rows):  # every outlet, as one
-                of_command = PowerCommandOutlet.objects.filter(command_id=command.pk)
-                update_rows(Outlet, seen, where="id", match=of_command.values("outlet_id"))
-            else:
-                update_rows(Outlet, seen, where="id", match=outlet_ids)
-        update_rows(
-            PowerCommand, {"status": status, "finished_at": now}, where="id", match=command.pk
-        )
-        command.status, command.finished_at = status, now
-        # Built now, from what this transaction writes: announced once it has committed.
-        outcome = CommandOutcome.of(command, rows)
-        pdu_ids = sorted({row.outlet.pdu_id for row in rows})
-        transaction.on_commit(lambda: _finished(command, outcome, pdu_ids))
+    concluded_rows = [row for row, _, _ in concluded]
+    concluded_ids = {row.pk for row in concluded_rows}
+    # Released too: the rows concluded by an earlier delivery (each row written once).
+    earlier_ids = [row.pk for row in rows if row.pk not in concluded_ids]
+    statements = [
+        *_row_statements(concluded_rows, _CONCLUDED_FIELDS, of=rows),
+        update_statement(PowerCommandOutlet, {"active": False}, where="id", match=earlier_ids),
+    ]
+    for state, outlet_ids in observed.items():
+        seen = {"state": OutletState(state), "state_seen_at": now}
+        if len(observed) == 1 and len(outlet_ids) == len(rows):  # every outlet, as one
+            of_command = PowerCommandOutlet.objects.filter(command_id=command.pk)
+            match = of_command.values("outlet_id")
+        else:
+            match = outlet_ids
+        statements.append(update_statement(Outlet, seen, where="id", match=match))
+    finished = {"status": status, "finished_at": now}
+    statements.append(update_statement(PowerCommand, finished, where="id", match=command.pk))
+    write_together(statements)
+    command.status, command.finished_at = status, now
+    # Built from what was just written; announced once it has committed (at once, unless
+    # the caller holds a transaction open).
+    outcome = CommandOutcome.of(command, rows)
+    pdu_ids = sorted({row.outlet.pdu_id for row in rows})
+    transaction.on_commit(lambda: _finished(command, outcome, pdu_ids))
     return status
 
 

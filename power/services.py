@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from dcpower.db import placeholders, writes_in_one_statement
 from dcpower.request_id import current_request_id
 from inventory.models import Outlet
 from power.blast_radius import BlastRadius, blast_radius, resolve_outlets
@@ -114,28 +115,23 @@ def power_command_request(
     refusals = guardrail_refusals(radius, reason=reason, force=force)
     if refusals:
         raise GuardrailRefused(radius, refusals)
+    command = PowerCommand(
+        action=action,
+        site=site,
+        requested_by=user,
+        reason=reason,
+        ticket=ticket,
+        force=force,
+        idempotency_key=idempotency_key or None,
+        targets=_targets(outlet_ids, host_ids, rack_ids),
+        blast_radius=radius_summary(radius),
+        not_before=not_before,
+        request_id=current_request_id(),
+        # Queued as soon as it is written (power_command_enqueue without a second write).
+        enqueued_at=None if not_before else timezone.now(),
+    )
     try:
-        with transaction.atomic():
-            command = PowerCommand.objects.create(
-                action=action,
-                site=site,
-                requested_by=user,
-                reason=reason,
-                ticket=ticket,
-                force=force,
-                idempotency_key=idempotency_key or None,
-                targets=_targets(outlet_ids, host_ids, rack_ids),
-                blast_radius=radius_summary(radius),
-                not_before=not_before,
-                request_id=current_request_id(),
-                # Queued as soon as this commits (power_command_enqueue without a second write).
-                enqueued_at=None if not_before else timezone.now(),
-            )
-            rows = _result_rows_create(command=command, outlets=outlets)
-            if not_before is None:
-                transaction.on_commit(
-                    lambda: power_command_enqueue(command=command, mark_enqueued=False)
-                )
+        rows = _command_create(command, outlets)
     except IntegrityError:
         if idempotency_key:  # a concurrent request with the same key won the race
             existing = PowerCommand.objects.filter(
@@ -144,8 +140,72 @@ def power_command_request(
             if existing is not None:
                 return PowerRequestResult(radius=radius, command=existing, created=False)
         raise _busy(outlets) from None
+    if not_before is None:
+        transaction.on_commit(lambda: power_command_enqueue(command=command, mark_enqueued=False))
     command.results_at_hand = rows  # the answer needs no second read of what was just written
     return PowerRequestResult(radius=radius, command=command, created=True)
+
+
+def _command_create(command: PowerCommand, outlets: list[Outlet]) -> list[PowerCommandOutlet]:
+    """Write ``command`` (unsaved) and a result row for each outlet, all or nothing: on
+    PostgreSQL one statement (ADR 0023), elsewhere, or inside a transaction the caller holds,
+    a transaction (a savepoint). Returns the rows for the answer, as written (without their
+    ids, which nothing reads). A busy outlet, a repeated idempotency key and an outlet
+    deleted meanwhile are each an IntegrityError, and then nothing is written."""
+    # Inside the caller's transaction one statement would save nothing (no BEGIN or COMMIT
+    # of ours to spare), and a refused write must not abort that transaction.
+    if connection.in_atomic_block or not writes_in_one_statement():
+        with transaction.atomic():
+            command.save(force_insert=True)
+            return _result_rows_create(command=command, outlets=outlets)
+    rows = _result_rows(command, outlets)
+    meta, rows_meta = PowerCommand._meta, PowerCommandOutlet._meta
+    qn = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(command, add=True), connection) for f in fields]
+    command_column = rows_meta.get_field("command").column
+    row_fields, row_values = _row_defaults(rows[0], but=("command", "outlet"))
+    outlet_column = rows_meta.get_field("outlet").column
+    # The outlets by id from a VALUES list, not from their table: the foreign key then
+    # refuses an outlet deleted meanwhile (checked as the statement commits), where a join
+    # would silently write fewer rows than the command has outlets.
+    outlet_ids = ", ".join(["(%s)"] * len(rows))
+    sql = (
+        f"WITH new_command AS (INSERT INTO {qn(meta.db_table)} "  # noqa: S608 - names from the models
+        f"({', '.join(qn(f.column) for f in fields)}) VALUES ({placeholders(len(fields))}) "
+        f"RETURNING {qn(meta.pk.column)}), "
+        f"new_rows AS (INSERT INTO {qn(rows_meta.db_table)} "
+        f"({qn(command_column)}, {', '.join(qn(f.column) for f in row_fields)}, "
+        f"{qn(outlet_column)}) "
+        f"SELECT new_command.{qn(meta.pk.column)}, {placeholders(len(row_values))}, outlet.id "
+        f"FROM new_command CROSS JOIN (VALUES {outlet_ids}) AS outlet (id)) "
+        f"SELECT {qn(meta.pk.column)} FROM new_command"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, *row_values, *(row.outlet_id for row in rows)])
+        (command.pk,) = cursor.fetchone()
+    command._state.adding, command._state.db = False, connection.alias
+    for row in rows:
+        row.command = command
+    return rows
+
+
+def _result_rows(command: PowerCommand, outlets: list[Outlet]) -> list[PowerCommandOutlet]:
+    return [
+        PowerCommandOutlet(command=command, outlet=outlet)
+        for outlet in sorted(outlets, key=lambda outlet: outlet.pk)
+    ]
+
+
+def _row_defaults(row: PowerCommandOutlet, *, but: tuple[str, ...]):
+    """The fields of a new result row other than ``but``, and their values as the database
+    takes them (every row of a command starts alike)."""
+    fields = [
+        f
+        for f in PowerCommandOutlet._meta.concrete_fields
+        if not f.primary_key and f.name not in but
+    ]
+    return fields, [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
 
 
 def _result_rows_create(
@@ -158,16 +218,12 @@ def _result_rows_create(
     The database checks the same constraints: a busy outlet is an IntegrityError, and so is an
     outlet deleted meanwhile (as its foreign key would be). Returns the rows for the answer, as
     written (without their ids, which nothing reads)."""
-    rows = [
-        PowerCommandOutlet(command=command, outlet=outlet)
-        for outlet in sorted(outlets, key=lambda outlet: outlet.pk)
-    ]
+    rows = _result_rows(command, outlets)
     if not rows:
         return rows
     meta, outlet_meta = PowerCommandOutlet._meta, Outlet._meta
     outlet_column = meta.get_field("outlet").column
-    shared = [f for f in meta.concrete_fields if not f.primary_key and f.column != outlet_column]
-    values = [f.get_db_prep_save(f.pre_save(rows[0], add=True), connection) for f in shared]
+    shared, values = _row_defaults(rows[0], but=("outlet",))
     qn = connection.ops.quote_name
     outlet_pk = qn(outlet_meta.pk.column)
     with connection.cursor() as cursor:

@@ -1,16 +1,19 @@
 """dcpower.db.bulk_update_by_pk: each row gets its own values (numbers, None, text, times,
 JSON, booleans), in batches, on PostgreSQL's VALUES path and on the bulk_update fallback.
-dcpower.db.update_rows: what filter().update() would write, to the rows it would choose."""
+dcpower.db.update_rows: what filter().update() would write, to the rows it would choose.
+dcpower.db.write_together: several writes, all or none, one statement on PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from dcpower.db import bulk_update_by_pk, update_rows
+from dcpower import db
+from dcpower.db import bulk_update_by_pk, update_rows, update_statement, write_together
 from inventory.choices import OutletState
 from inventory.models import Outlet
 from telemetry.models import PduStatus
@@ -91,3 +94,35 @@ def test_update_rows_by_a_foreign_key(pdus):
     assert update_rows(Outlet, {"label": "A"}, where="pdu", match=pdus[0].pk) == 24
     assert set(Outlet.objects.filter(pdu=pdus[0]).values_list("label", flat=True)) == {"A"}
     assert not Outlet.objects.filter(pdu=pdus[1], label="A").exists()
+
+
+@pytest.mark.parametrize("one_statement", [True, False])
+def test_writes_together_take_effect_together(pdus, monkeypatch, one_statement):
+    if one_statement and connection.vendor != "postgresql":
+        pytest.skip("one statement is PostgreSQL's")
+    monkeypatch.setattr(db, "writes_in_one_statement", lambda: one_statement)
+    a, b = (pdu.outlets.get(number=1) for pdu in pdus)
+    writes = [
+        update_statement(Outlet, {"label": "a"}, where="id", match=a.pk),
+        update_statement(Outlet, {"label": "none"}, where="id", match=[]),  # nothing: skipped
+        update_statement(Outlet, {"state": OutletState.ON}, where="pdu", match=pdus[1].pk),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        write_together(writes)
+    sql = [q["sql"] for q in queries.captured_queries]
+    if one_statement:
+        assert len(sql) == 1 and sql[0].startswith("WITH")
+    else:  # in a transaction (a savepoint here)
+        assert [s.split()[0] for s in sql] == ["SAVEPOINT", "UPDATE", "UPDATE", "RELEASE"]
+    assert Outlet.objects.get(pk=a.pk).label == "a"
+    assert set(pdus[1].outlets.values_list("state", flat=True)) == {OutletState.ON}
+    assert Outlet.objects.get(pk=b.pk).label == ""
+
+    # One refused write (an outlet numbered 0) and none of them takes effect.
+    refused = [
+        update_statement(Outlet, {"label": "b"}, where="id", match=b.pk),
+        update_statement(Outlet, {"number": 0}, where="id", match=a.pk),
+    ]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        write_together(refused)
+    assert Outlet.objects.get(pk=b.pk).label == ""

@@ -1,15 +1,18 @@
 """What a power request loads and writes, made cheap for requests on 1,000 outlets, gives what
 the ORM's general path gave: the outlets with their PDUs, racks and sites (power.blast_radius
 loads them as values), and result rows at their defaults (power.services writes them with one
-INSERT ... SELECT, not bulk_create)."""
+INSERT ... SELECT, not bulk_create). On PostgreSQL, outside a transaction, the command and its
+rows are one statement (ADR 0023): it writes what the transaction writes, and all or nothing."""
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from inventory.models import Outlet
+from power import services
 from power.blast_radius import resolve_outlets
 from power.models import PowerCommand, PowerCommandOutlet
-from power.services import _result_rows_create, power_command_request
+from power.services import _command_create, _result_rows_create, power_command_request
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +76,84 @@ def test_an_outlet_deleted_meanwhile_is_an_integrity_error(admin_user, pdus):
     gone = Outlet(pk=outlet.pk + 100_000, pdu=outlet.pdu, number=99)  # never saved
     with pytest.raises(IntegrityError), transaction.atomic():
         _result_rows_create(command=PowerCommand.objects.get(pk=command.pk), outlets=[gone])
+
+
+def in_one_statement(test):
+    """Outside a transaction (as a request runs), so the one-statement path is taken."""
+    test = pytest.mark.django_db(transaction=True)(test)
+    return pytest.mark.requires_service("postgres")(test)
+
+
+def _stored(command_id):
+    command = PowerCommand.objects.filter(pk=command_id).values().get()
+    rows = PowerCommandOutlet.objects.filter(command_id=command_id).order_by("outlet_id")
+    return command, list(rows.values())
+
+
+@in_one_statement
+def test_one_statement_writes_what_the_transaction_writes(admin_user, pdus, monkeypatch):
+    outlets = list(pdus[0].outlets.order_by("number"))
+    with CaptureQueriesContext(connection) as queries:
+        one = power_command_request(
+            user=admin_user, action="off", outlet_ids=[o.pk for o in outlets[:3]], reason="r"
+        ).command
+    writes = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith("SELECT")]
+    assert len(writes) == 1 and writes[0].startswith("WITH"), writes
+    monkeypatch.setattr(services, "writes_in_one_statement", lambda: False)
+    other = power_command_request(
+        user=admin_user, action="off", outlet_ids=[o.pk for o in outlets[3:6]], reason="r"
+    ).command
+    (one_command, one_rows), (other_command, other_rows) = _stored(one.pk), _stored(other.pk)
+    differ = {"id", "created", "enqueued_at", "targets", "blast_radius"}
+    assert {k: v for k, v in one_command.items() if k not in differ} == {
+        k: v for k, v in other_command.items() if k not in differ
+    }
+    assert one_command["targets"] == {
+        "outlets": [o.pk for o in outlets[:3]],
+        "hosts": [],
+        "racks": [],
+    }
+    assert [r["outlet_id"] for r in one_rows] == [o.pk for o in outlets[:3]]
+    for row, twin in zip(one_rows, other_rows, strict=True):
+        assert row["command_id"] == one.pk
+        assert {k: v for k, v in row.items() if k not in {"id", "command_id", "outlet_id"}} == {
+            k: v for k, v in twin.items() if k not in {"id", "command_id", "outlet_id"}
+        }
+    # The command in hand is the one stored.
+    assert (one.pk, one.created, one._state.adding) == (
+        one_command["id"],
+        one_command["created"],
+        False,
+    )
+
+
+@in_one_statement
+def test_one_statement_writes_nothing_for_a_busy_outlet(admin_user, pdus):
+    outlet = pdus[0].outlets.get(number=2)
+    first = power_command_request(user=admin_user, action="on", outlet_ids=[outlet.pk]).command
+    with pytest.raises(services.OutletBusy) as refused:
+        power_command_request(user=admin_user, action="on", outlet_ids=[outlet.pk, outlet.pk + 1])
+    assert refused.value.command == first
+    assert list(PowerCommand.objects.values_list("pk", flat=True)) == [first.pk]  # no orphan
+    assert PowerCommandOutlet.objects.count() == 1
+
+
+@in_one_statement
+def test_one_statement_writes_nothing_for_an_outlet_deleted_meanwhile(admin_user, pdus):
+    outlet = pdus[0].outlets.get(number=1)
+    gone = Outlet(pk=outlet.pk + 100_000, pdu=outlet.pdu, number=99)  # never saved
+    command = PowerCommand(action="on", site=pdus[0].rack.site, requested_by=admin_user)
+    with pytest.raises(IntegrityError):
+        _command_create(command, [outlet, gone])
+    assert not PowerCommand.objects.exists() and not PowerCommandOutlet.objects.exists()
+
+
+@in_one_statement
+def test_one_statement_writes_nothing_for_a_repeated_idempotency_key(admin_user, pdus):
+    site, outlets = pdus[0].rack.site, list(pdus[0].outlets.order_by("number")[:2])
+    key = {"requested_by": admin_user, "idempotency_key": "k-1"}
+    _command_create(PowerCommand(action="on", site=site, **key), [outlets[0]])
+    with pytest.raises(IntegrityError):  # a concurrent request with the same key
+        _command_create(PowerCommand(action="on", site=site, **key), [outlets[1]])
+    assert PowerCommand.objects.count() == 1
+    assert list(PowerCommandOutlet.objects.values_list("outlet_id", flat=True)) == [outlets[0].pk]
