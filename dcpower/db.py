@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
 
 
 def instance_from_values(model, values: dict):
@@ -72,7 +71,7 @@ class Statement:
 
 def update_statement(model, values: dict, *, where: str, match) -> Statement | None:
     """The ``UPDATE`` of the rows of ``model`` whose field ``where`` equals ``match`` (or is
-    one of them, given a list or tuple, or one of what a ``values()`` queryset of one field
+    one of them, given a list or tuple, or one of what a ``Statement`` selecting one column
     selects, as a subquery), setting ``values`` (field name to value, each prepared by its
     field as ``QuerySet.update`` would); None when ``match`` is an empty list.
 
@@ -88,10 +87,9 @@ def update_statement(model, values: dict, *, where: str, match) -> Statement | N
         for field, value in zip(fields, values.values(), strict=True)
     ]
     column = qn(meta.get_field(where).column)
-    if isinstance(match, QuerySet):
-        subquery, subquery_params = match.query.sql_with_params()
-        condition = f"{column} IN ({subquery})"
-        params.extend(subquery_params)
+    if isinstance(match, Statement):
+        condition = f"{column} IN ({match.sql})"
+        params.extend(match.params)
     elif isinstance(match, list | tuple):
         if not match:
             return None

@@ -536,8 +536,7 @@ def _finish(command: PowerCommand, rows: list[PowerCommandOutlet], concluded: Co
     for state, outlet_ids in observed.items():
         seen = {"state": OutletState(state), "state_seen_at": now}
         if len(observed) == 1 and len(outlet_ids) == len(rows):  # every outlet, as one
-            of_command = PowerCommandOutlet.objects.filter(command_id=command.pk)
-            match = of_command.values("outlet_id")
+            match = Statement(_outlets_of_command_sql(connection.vendor), [command.pk])
         else:
             match = outlet_ids
         statements.append(update_statement(Outlet, seen, where="id", match=match))
@@ -551,6 +550,15 @@ def _finish(command: PowerCommand, rows: list[PowerCommandOutlet], concluded: Co
     pdu_ids = sorted({row.outlet.pdu_id for row in rows})
     transaction.on_commit(lambda: _finished(command, outcome, pdu_ids))
     return status
+
+
+@functools.cache
+def _outlets_of_command_sql(vendor: str) -> str:
+    """The ids of a command's outlets, as a subquery (``vendor`` keys the cache): written,
+    not built by the ORM, which took half a millisecond to build it on every command."""
+    qn, meta = connection.ops.quote_name, PowerCommandOutlet._meta
+    outlet, command = (qn(meta.get_field(name).column) for name in ("outlet", "command"))
+    return f"SELECT {outlet} FROM {qn(meta.db_table)} WHERE {command} = %s"  # noqa: S608 - names
 
 
 def _finished(command: PowerCommand, outcome: CommandOutcome, pdu_ids: list[int]) -> None:

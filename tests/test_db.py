@@ -13,7 +13,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dcpower import db
-from dcpower.db import bulk_update_by_pk, update_rows, update_statement, write_together
+from dcpower.db import (
+    Statement,
+    bulk_update_by_pk,
+    update_rows,
+    update_statement,
+    write_together,
+)
 from inventory.choices import OutletState
 from inventory.models import Outlet
 from telemetry.models import PduStatus
@@ -69,7 +75,8 @@ def test_update_rows_writes_what_update_would(pdus, django_assert_num_queries):
     with django_assert_num_queries(1):
         assert update_rows(Outlet, {"state_seen_at": None}, where="id", match=outlets[3].pk) == 1
     # A subquery: the outlets numbered 5 and 6 of the first PDU.
-    chosen = Outlet.objects.filter(pdu=pdus[0], number__in=[5, 6]).values("id")
+    five_and_six = Outlet.objects.filter(pdu=pdus[0], number__in=[5, 6]).values("id")
+    chosen = Statement(*five_and_six.query.sql_with_params())
     with django_assert_num_queries(1):
         assert update_rows(Outlet, {"label": "sub"}, where="id", match=chosen) == 2
     with django_assert_num_queries(0):
