@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from django.db import connection, transaction
 
@@ -12,6 +13,32 @@ def instance_from_values(model, values: dict):
     deferred, as only() makes one: for rows read as plain values or extra columns."""
     names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
     return model.from_db(model.objects.db, names, [values[name] for name in names])
+
+
+def instance_from_db(model, values: dict):
+    """An instance of ``model`` from its columns as the database driver returned them (by
+    attname), converted as the ORM converts what it reads (the backend's converters, then
+    each field's own: SQLite's booleans and times, decrypted secrets): for a model's columns
+    read alongside another model's rows, which ``raw()`` hands over unconverted."""
+    converted = {}
+    for attname, col, converters in _converters(model, connection.vendor):
+        if attname in values:
+            value = values[attname]
+            for convert in converters:
+                value = convert(value, col, connection)
+            converted[attname] = value
+    return instance_from_values(model, converted)
+
+
+@functools.cache
+def _converters(model, vendor: str) -> list[tuple[str, object, list]]:
+    # What SQLCompiler.get_converters finds for each column (``vendor`` keys the cache).
+    found = []
+    for field in model._meta.concrete_fields:
+        col = field.get_col(model._meta.db_table)
+        converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        found.append((field.attname, col, converters))
+    return found
 
 
 def placeholders(count: int) -> str:

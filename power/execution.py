@@ -29,8 +29,8 @@ from django.utils import timezone
 
 from dcpower.db import (
     Statement,
+    instance_from_db,
     instance_from_values,
-    placeholders,
     update_rows,
     update_statement,
     write_together,
@@ -340,19 +340,22 @@ def execute_command(
 
 def _rows_with_pdus(command_id: int) -> list[PowerCommandOutlet]:
     """The command's per-outlet rows with their outlets (id, PDU, number: all the executor
-    reads of them), each outlet sharing its PDU's one instance. Two statements written in
-    SQL, each read through ``raw()`` so that the model's converters apply: building them
-    with the ORM (a join, an ordering, then in_bulk) cost three times what the database took
-    to answer them, on every command's path. Joining the PDU to every row would build (and
-    decrypt the credentials of) a PDU per outlet: a third of a second for 1,000 outlets."""
-    rows_sql, pdus_sql = _load_statements(connection.vendor)
-    rows = list(PowerCommandOutlet.objects.raw(rows_sql, [command_id]))
-    pdu_ids = sorted({row.outlet_pdu_id for row in rows})
+    reads of them), each outlet sharing its PDU's one instance.
+
+    One statement written in SQL, read through ``raw()`` so that the row model's converters
+    apply: building it with the ORM (a join, an ordering, then in_bulk) cost three times what
+    the database took to answer, on every command's path. Each PDU's columns come with the
+    first of its rows only (a window function numbers each PDU's rows), converted as the ORM
+    converts them: a PDU built for every row built (and decrypted the credentials of) a PDU
+    per outlet, a third of a second for 1,000 outlets; a second statement for the PDUs was a
+    round trip more on every command's path."""
+    sql, pdu_aliases = _load_statement(connection.vendor)
+    rows = list(PowerCommandOutlet.objects.raw(sql, [command_id]))
     pdus = {}
-    if pdu_ids:
-        pdus_sql %= placeholders(len(pdu_ids))
-        pdus = {pdu.pk: pdu for pdu in PDU.objects.raw(pdus_sql, pdu_ids)}
     for row in rows:
+        if row.outlet_pdu_id not in pdus:  # the first of its PDU's rows
+            values = {attname: getattr(row, alias) for attname, alias in pdu_aliases.items()}
+            pdus[row.outlet_pdu_id] = instance_from_db(PDU, values)
         outlet = instance_from_values(
             Outlet, {"id": row.outlet_id, "pdu_id": row.outlet_pdu_id, "number": row.outlet_number}
         )
@@ -362,22 +365,29 @@ def _rows_with_pdus(command_id: int) -> list[PowerCommandOutlet]:
 
 
 @functools.cache
-def _load_statements(vendor: str) -> tuple[str, str]:
-    """The SQL of ``_rows_with_pdus`` (names from the models; ``vendor`` keys the cache)."""
+def _load_statement(vendor: str) -> tuple[str, dict[str, str]]:
+    """The SQL of ``_rows_with_pdus``, and the alias of each PDU column in it by attname
+    (names from the models; ``vendor`` keys the cache)."""
     qn = connection.ops.quote_name
-    rows, outlets = PowerCommandOutlet._meta, Outlet._meta
-    row_columns = ", ".join(f"r.{qn(f.column)}" for f in rows.concrete_fields)
-    rows_sql = (
-        f"SELECT {row_columns}, o.{qn('number')} AS outlet_number, "  # noqa: S608 - names
-        f"o.{qn('pdu_id')} AS outlet_pdu_id "
-        f"FROM {qn(rows.db_table)} r JOIN {qn(outlets.db_table)} o ON o.{qn('id')} = r."
-        f"{qn('outlet_id')} WHERE r.{qn('command_id')} = %s "
-        f"ORDER BY o.{qn('pdu_id')}, o.{qn('number')}"
+    rows, outlets, pdus = PowerCommandOutlet._meta, Outlet._meta, PDU._meta
+    row_columns = [qn(f.column) for f in rows.concrete_fields]
+    pdu_aliases = {f.attname: f"pdu__{f.column}" for f in pdus.concrete_fields}
+    pdu_columns = ", ".join(
+        f"p.{qn(f.column)} AS {qn(pdu_aliases[f.attname])}" for f in pdus.concrete_fields
     )
-    pdu_columns = ", ".join(qn(f.column) for f in PDU._meta.concrete_fields)
-    # "%s" takes the placeholders, one per PDU, when a command's PDUs are known.
-    pdus_sql = f"SELECT {pdu_columns} FROM {qn(PDU._meta.db_table)} WHERE {qn('id')} IN (%s)"  # noqa: S608
-    return rows_sql, pdus_sql
+    sql = (
+        f"SELECT {', '.join(f'n.{c}' for c in row_columns)}, "  # noqa: S608 - names
+        f"n.outlet_number, n.outlet_pdu_id, {pdu_columns} "
+        f"FROM (SELECT {', '.join(f'r.{c}' for c in row_columns)}, "
+        f"o.{qn('number')} AS outlet_number, o.{qn('pdu_id')} AS outlet_pdu_id, "
+        f"ROW_NUMBER() OVER (PARTITION BY o.{qn('pdu_id')} ORDER BY o.{qn('number')}) "
+        f"AS nth_of_pdu "
+        f"FROM {qn(rows.db_table)} r JOIN {qn(outlets.db_table)} o "
+        f"ON o.{qn('id')} = r.{qn('outlet_id')} WHERE r.{qn('command_id')} = %s) n "
+        f"LEFT JOIN {qn(pdus.db_table)} p ON p.{qn('id')} = n.outlet_pdu_id AND n.nth_of_pdu = 1 "
+        f"ORDER BY n.outlet_pdu_id, n.outlet_number"
+    )
+    return sql, pdu_aliases
 
 
 def _groups(rows, drivers, steps) -> dict[int, tuple[PduDriver, list[int]]]:

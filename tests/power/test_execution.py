@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from inventory.models import Outlet
+from inventory.models import PDU, Outlet
 from power import execution
 from power.choices import CommandStatus, OutletOutcome, OutletStep
 from power.execution import ExecutionSettings, execute_command
@@ -337,28 +337,47 @@ def test_workers_keep_one_driver_per_pdu_target_bounded(monkeypatch):
 def test_a_one_outlet_command_costs_a_fixed_few_statements(dc, django_assert_num_queries):
     command = request(dc, action="off", outlet_ids=[dc["pdus"]["A"].outlets.get(number=5).pk])
     # The claim (one conditional UPDATE returning the command without its JSON), the rows
-    # with their outlets, their PDUs, the "sent" mark with the state before; then the
+    # with their outlets and PDUs, the "sent" mark with the state before; then the
     # outcome, the outlet's state and the command's end: one statement on PostgreSQL, else
     # three in one transaction (a savepoint here).
-    with django_assert_num_queries(END_STATEMENTS + 4) as queries:
+    with django_assert_num_queries(END_STATEMENTS + 3) as queries:
         assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED
     # Never the command's targets and blast radius: JSON as large as a 1,000-outlet command.
     assert not [q for q in queries.captured_queries if "blast_radius" in q["sql"]]
 
 
 def test_many_outlets_on_several_pdus_cost_the_same_statements(dc, django_assert_num_queries):
-    """Rows are written by their command, not by lists of ids, and each PDU is loaded once
-    (a PDU joined to every row decrypted its credentials once per outlet)."""
+    """Rows are written by their command, not by lists of ids, and each PDU is built once
+    (a PDU built for every row decrypted its credentials once per outlet)."""
     outlets = Outlet.objects.filter(pdu__in=dc["pdus"].values()).exclude(number__in=(1, 2))
     command = request(dc, action="off", outlet_ids=list(outlets.values_list("pk", flat=True)))
     rows = execution._rows_with_pdus(command.pk)
     assert len(rows) == 12
     assert len({id(row.outlet.pdu) for row in rows}) == 2
-    with django_assert_num_queries(END_STATEMENTS + 4) as queries:
+    with django_assert_num_queries(END_STATEMENTS + 3) as queries:
         assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED
     writes = [q["sql"] for q in queries.captured_queries if "UPDATE" in q["sql"]]
     assert not [sql for sql in writes if re.search(r" IN \(\d", sql)], writes
     assert set(outlets.values_list("state", flat=True)) == {"off"}
+
+
+def test_the_rows_pdus_are_the_pdus_as_stored(dc):
+    """The PDU columns that come with a command's rows are converted as the ORM converts
+    them: booleans, times, decrypted secrets, each of its own type."""
+    pdu = dc["pdus"]["B"]
+    pdu.snmp_write_community = "pr1vate-B"
+    pdu.snmp_v3_auth_key = "auth-key-B"
+    pdu.save()
+    outlets = [dc["pdus"]["A"].outlets.get(number=7), pdu.outlets.get(number=7)]
+    command = request(dc, action="off", outlet_ids=[o.pk for o in outlets])
+    loaded = {row.outlet.pdu_id: row.outlet.pdu for row in execution._rows_with_pdus(command.pk)}
+    assert sorted(loaded) == sorted(o.pdu_id for o in outlets)
+    for pdu_id, got in loaded.items():
+        stored = PDU.objects.get(pk=pdu_id)
+        for field in PDU._meta.concrete_fields:
+            want, have = getattr(stored, field.attname), getattr(got, field.attname)
+            assert (have, type(have)) == (want, type(want)), field.name
+    assert loaded[pdu.pk].snmp_write_community == "pr1vate-B"
 
 
 def test_the_claim_takes_only_a_runnable_command_and_returns_it_as_stored(dc):
