@@ -48,6 +48,7 @@ import datetime
 import http.client
 import json
 import os
+import platform
 import pstats
 import re
 import secrets
@@ -820,6 +821,17 @@ class Check:
         return f"FAIL ({self.text()} against ≤ {self.text(self.limit)}: {over} over, {times})"
 
 
+def machine_description() -> str:
+    """The cores and CPU the numbers were measured on."""
+    model = platform.processor() or "an unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores of {model}"
+
+
 @dataclasses.dataclass
 class Report:
     command: str
@@ -836,6 +848,7 @@ class Report:
     profile: dict
     reconnects: int
     date: str = dataclasses.field(default_factory=lambda: datetime.date.today().isoformat())
+    machine: str = dataclasses.field(default_factory=lambda: machine_description())
 
     # --- figures ---
 
@@ -938,7 +951,14 @@ class Report:
             kind: ", ".join(f"{n:g} {k.removesuffix('_cmd').upper()}" for k, n in sorted(c.items()))
             for kind, c in self.snmp_requests.items()
         }
-        lines = [f"Measured {self.date} with `{self.command}`.", "", *self.table(), ""]
+        lines = [
+            f"Measured {self.date} on {self.machine} with `{self.command}`. Numbers from "
+            "different machines are not comparable (the parts are measured in the same run "
+            "for that reason).",
+            "",
+            *self.table(),
+            "",
+        ]
         lines += [f"- {check.name}: {check.verdict()}" for check in self.checks()]
         lines += [
             "",
@@ -1099,8 +1119,9 @@ class Report:
         floor = parts + statement_ms - noop["sql_s"] * 1000
         out.append(
             f"- What the parts leave out. One outlet's command is {statements:g} SQL statements "
-            "(the request: token, targets, blast radius, the command and its result row; the "
-            "worker: claim, load, progress, outcome; not counted: telemetry's "
+            "(the request: token, targets, blast radius, the command with its result rows; the "
+            'worker: claim, the rows with their outlets and PDUs, the "sent" mark, the end; '
+            "not counted: each process's health check of its reused connection, telemetry's "
             f"{after:g} after the announcement), {statement_ms:.1f} ms in the database driver "
             f"(commits not counted) and {django_ms:.1f} ms in all with the views' and the "
             "executor's Python in one process; "
@@ -1142,10 +1163,11 @@ class Report:
             f"{s['run'].get('sql_after_announcement', 0):g} of telemetry's after the command "
             "is announced (its event, the webhooks that want it). Progress is "
             "written with one statement per distinct set of values (chosen by the command when "
-            "it covers every row), the end in one transaction, each PDU loaded once, the "
-            "command's rows and PDUs read by statements written in SQL (ADR 0020); workers "
-            "keep their database connections between tasks. What remains is the ORM's Python "
-            "around the writes, a few tenths of a millisecond a statement here."
+            "it covers every row; ADR 0022), the end (rows, outlets' states, the command) in "
+            "one statement on PostgreSQL (ADR 0023), the command's rows with their outlets and "
+            "PDUs read by one statement written in SQL (ADR 0020); workers keep their database "
+            "connections between tasks. What remains is a round trip per statement, each "
+            "waking a waiting process: most of a statement's cost on a busy machine."
         )
         out.append(
             f"- SNMP CPU. The 1,000 outlets' device work took {ms(b['run'].get('device_s', 0))} "
@@ -1165,11 +1187,10 @@ class Report:
             f"results); for reference, the detail GET {ms(s['get']['total_s'])} ms / "
             f"{ms(b['get']['total_s'])} ms, which a waiting POST no longer pays: it answers "
             "from the outcome the worker announces. The per-outlet results are written from "
-            "plain values (one query, one reverse() for all outlet URLs), the result rows "
-            "written by one "
-            "statement over the outlets' table, the targets and the blast radius read by "
-            "statements written in SQL (ADR 0020); for one outlet what remains is Django's "
-            "and DRF's per-request machinery."
+            "plain values (one query, one reverse() for all outlet URLs), the command and its "
+            "result rows written by one statement on PostgreSQL (ADR 0023), the targets and "
+            "the blast radius read by statements written in SQL (ADR 0020); for one outlet "
+            "what remains is Django's and DRF's per-request machinery."
         )
         out.append(
             f"- Completion. Between `finished_at` and the client holding the outcome: "
