@@ -13,7 +13,7 @@ from inventory.models import PDU, Outlet
 from power import execution
 from power.choices import CommandStatus, OutletOutcome, OutletStep
 from power.execution import ExecutionSettings, execute_command
-from power.models import PowerCommand
+from power.models import PowerCommand, PowerCommandOutlet
 from power.services import (
     GuardrailRefused,
     OutletBusy,
@@ -87,9 +87,11 @@ def dc(fleet, rack, feeds, admin_user):
     return {"pdus": pdus, "web": web, "db": db, "user": admin_user}
 
 
-# The end of a command: one statement on PostgreSQL (dcpower.db.write_together), elsewhere
-# three between a savepoint and its release (the test's transaction holds it).
-END_STATEMENTS = 1 if connection.vendor == "postgresql" else 5
+# A command's statements on PostgreSQL: the claim with the read of the rows, their outlets
+# and PDUs; the "sent" mark; the end (ADR 0023). Elsewhere the claim and the read are two,
+# and the end is three writes between a savepoint and its release (the test's transaction
+# holds it).
+COMMAND_STATEMENTS = 3 if connection.vendor == "postgresql" else 8
 
 
 def request(dc, **kwargs):
@@ -338,9 +340,8 @@ def test_a_one_outlet_command_costs_a_fixed_few_statements(dc, django_assert_num
     command = request(dc, action="off", outlet_ids=[dc["pdus"]["A"].outlets.get(number=5).pk])
     # The claim (one conditional UPDATE returning the command without its JSON), the rows
     # with their outlets and PDUs, the "sent" mark with the state before; then the
-    # outcome, the outlet's state and the command's end: one statement on PostgreSQL, else
-    # three in one transaction (a savepoint here).
-    with django_assert_num_queries(END_STATEMENTS + 3) as queries:
+    # outcome, the outlet's state and the command's end (COMMAND_STATEMENTS).
+    with django_assert_num_queries(COMMAND_STATEMENTS) as queries:
         assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED
     # Never the command's targets and blast radius: JSON as large as a 1,000-outlet command.
     assert not [q for q in queries.captured_queries if "blast_radius" in q["sql"]]
@@ -354,7 +355,7 @@ def test_many_outlets_on_several_pdus_cost_the_same_statements(dc, django_assert
     rows = execution._rows_with_pdus(command.pk)
     assert len(rows) == 12
     assert len({id(row.outlet.pdu) for row in rows}) == 2
-    with django_assert_num_queries(END_STATEMENTS + 3) as queries:
+    with django_assert_num_queries(COMMAND_STATEMENTS) as queries:
         assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED
     writes = [q["sql"] for q in queries.captured_queries if "UPDATE" in q["sql"]]
     assert not [sql for sql in writes if re.search(r" IN \(\d", sql)], writes
@@ -378,6 +379,39 @@ def test_the_rows_pdus_are_the_pdus_as_stored(dc):
             want, have = getattr(stored, field.attname), getattr(got, field.attname)
             assert (have, type(have)) == (want, type(want)), field.name
     assert loaded[pdu.pk].snmp_write_community == "pr1vate-B"
+
+
+@pytest.mark.parametrize("one_statement", [True, False])
+def test_the_claim_with_its_rows_is_what_the_claim_and_the_read_give(
+    dc, monkeypatch, one_statement
+):
+    if one_statement and connection.vendor != "postgresql":
+        pytest.skip("one statement is PostgreSQL's")
+    monkeypatch.setattr(execution, "writes_in_one_statement", lambda: one_statement)
+    outlets = [dc["pdus"]["A"].outlets.get(number=6), dc["pdus"]["B"].outlets.get(number=6)]
+    command = request(dc, action="off", outlet_ids=[o.pk for o in outlets])
+    claimed, rows = execution._claim_with_rows(command.pk, "delivery-1", FAST)
+    stored = PowerCommand.objects.get(pk=command.pk)
+    assert (stored.status, stored.claimed_by) == (CommandStatus.RUNNING, "delivery-1")
+    for field in PowerCommand._meta.concrete_fields:
+        if field.name in ("targets", "blast_radius"):  # never read by the executor
+            continue
+        want, have = getattr(stored, field.attname), getattr(claimed, field.attname)
+        assert (have, type(have)) == (want, type(want)), field.name
+    read = execution._rows_with_pdus(command.pk)
+    assert [(r.pk, r.outlet_id, r.outlet.number, r.outlet.pdu.name) for r in rows] == [
+        (r.pk, r.outlet_id, r.outlet.number, r.outlet.pdu.name) for r in read
+    ]
+    for row, twin in zip(rows, read, strict=True):
+        for field in PowerCommandOutlet._meta.concrete_fields:
+            assert getattr(row, field.attname) == getattr(twin, field.attname), field.name
+    # Not runnable now (claimed by a live delivery): nothing claimed, nothing read.
+    assert execution._claim_with_rows(command.pk, "delivery-2", FAST) == (None, [])
+    # A command without rows is still claimed.
+    PowerCommandOutlet.objects.filter(command=command).delete()
+    PowerCommand.objects.filter(pk=command.pk).update(status=CommandStatus.PENDING)
+    claimed, rows = execution._claim_with_rows(command.pk, "delivery-3", FAST)
+    assert claimed is not None and claimed.pk == command.pk and rows == []
 
 
 def test_the_claim_takes_only_a_runnable_command_and_returns_it_as_stored(dc):
