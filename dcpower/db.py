@@ -136,8 +136,9 @@ def update_rows(model, values: dict, *, where: str, match) -> int:
 
 
 def writes_in_one_statement() -> bool:
-    """Whether several writes can be sent as one statement: PostgreSQL runs data-modifying
-    statements inside WITH, and one statement is atomic on its own."""
+    """Whether a write can be a WITH clause of another statement, so that several writes (or
+    a write and a read) are one round trip: PostgreSQL runs data-modifying statements inside
+    WITH, and one statement is atomic on its own."""
     return connection.vendor == "postgresql"
 
 
