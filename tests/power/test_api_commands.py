@@ -759,8 +759,8 @@ def test_a_one_outlet_request_costs_a_fixed_few_queries(api, dc):
     with CaptureQueriesContext(connection) as queries:
         response = post(api, {}, url=url)
     assert response.status_code == 202
-    # outlet (with PDU, rack, site), the hosts it feeds with their live supplies counted,
-    # then in one transaction (a savepoint here) the command and its result row. The answer
-    # is built from what was written, not read back.
+    # outlet (with PDU, rack, site) and the host it feeds with its live supplies counted, in
+    # one statement; then in one transaction (a savepoint here) the command and its result
+    # row. The answer is built from what was written, not read back.
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
-    assert statements == ["SELECT", "SELECT", "SAVEPOINT", "INSERT", "INSERT", "RELEASE"]
+    assert statements == ["SELECT", "SAVEPOINT", "INSERT", "INSERT", "RELEASE"]

@@ -21,7 +21,8 @@ def dual(rack, pdus):
 
 
 def outlets_of(*pairs):
-    return [pdu.outlets.get(number=n) for pdu, n in pairs]
+    """The outlets as a request resolves them (with the hosts they feed)."""
+    return resolve_outlets(outlet_ids=[pdu.outlets.get(number=n).pk for pdu, n in pairs])
 
 
 def codes(refusals):

@@ -8,11 +8,13 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from inventory.models import Outlet
+from inventory.choices import OutletState
+from inventory.models import Host, Outlet
 from power import services
 from power.blast_radius import resolve_outlets
 from power.models import PowerCommand, PowerCommandOutlet
 from power.services import _command_create, _result_rows_create, power_command_request
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +42,34 @@ def test_resolved_outlets_are_those_select_related_gives(rack, pdus):
             want.pdu.rack.site,
         )
         assert got.pdu.rack.site.name == want.pdu.rack.site.name
+
+
+def test_each_outlet_comes_with_the_host_it_feeds_as_stored(rack, pdus):
+    """The hosts the blast radius reads come with the outlets, in the same statement:
+    converted as the ORM would (booleans, times, choices), one instance per host, with its
+    live supplies counted over all its supplies, not only the targeted ones."""
+    web = factories.make_dual_psu_host(
+        rack=rack, pdu_a=pdus[0], pdu_b=pdus[1], outlet=4, name="web", protected=True
+    )
+    db = factories.make_dual_psu_host(rack=rack, pdu_a=pdus[0], pdu_b=pdus[1], outlet=5, name="db")
+    app = factories.make_dual_psu_host(rack=rack, pdu_a=pdus[0], pdu_b=pdus[1], outlet=6)
+    pdus[1].outlets.filter(number=5).update(state=OutletState.OFF)  # db: one live supply
+    targets = [pdus[0].outlets.get(number=n).pk for n in (3, 4, 5, 6)] + [
+        pdus[1].outlets.get(number=4).pk
+    ]
+    outlets = {(o.pdu_id, o.number): o for o in resolve_outlets(outlet_ids=targets)}
+    assert outlets[(pdus[0].pk, 3)].fed_host is None  # feeds nothing
+    web_a, web_b = outlets[(pdus[0].pk, 4)].fed_host, outlets[(pdus[1].pk, 4)].fed_host
+    assert web_a is web_b  # one instance
+    fed_db = outlets[(pdus[0].pk, 5)].fed_host
+    fed_app = outlets[(pdus[0].pk, 6)].fed_host
+    assert (web_a.supplies_live, fed_db.supplies_live, fed_app.supplies_live) == (2, 1, 2)
+    assert fed_app.pk == app.pk
+    for loaded, stored in ((web_a, Host.objects.get(pk=web.pk)), (fed_db, db)):
+        stored = Host.objects.get(pk=stored.pk)
+        for field in Host._meta.concrete_fields:
+            want, have = getattr(stored, field.attname), getattr(loaded, field.attname)
+            assert (have, type(have)) == (want, type(want)), field.name
 
 
 def test_the_outlets_of_a_pdu_share_it_and_other_fields_still_load(
