@@ -30,8 +30,20 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
+
+@schemathesis.check
+def not_an_undocumented_server_error(ctx, response, case):
+    """Never a server error, but for a live read's documented 502 (the PDU did not answer)
+    and 504 (no worker of the site answered): the fuzzed PDUs are not real, and whether a
+    generated id names one depends on the database's sequences (SQLite's start at 1 in
+    every test, PostgreSQL's do not)."""
+    if case.operation.path.endswith("/live/") and response.status_code in (502, 504):
+        return None
+    return not_a_server_error(ctx, response, case)
+
+
 CHECKS = [
-    not_a_server_error,
+    not_an_undocumented_server_error,
     status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
@@ -66,6 +78,11 @@ thorough = schemathesis.openapi.from_dict(_schema())
 # they get (403s, site scoping), not which inputs reach the validators.
 by_role = schemathesis.openapi.from_dict(_schema())
 by_role.config.phases.coverage.enabled = False
+
+
+@pytest.fixture(autouse=True)
+def _live_reads_give_up_quickly(settings):
+    settings.POWER_LIVE_READ_TIMEOUT_S = 0.2  # no worker answers here
 
 
 @pytest.fixture(autouse=True)
