@@ -1119,8 +1119,9 @@ class Report:
         floor = parts + statement_ms - noop["sql_s"] * 1000
         out.append(
             f"- What the parts leave out. One outlet's command is {statements:g} SQL statements "
-            "(the request: token, targets, blast radius, the command with its result rows; the "
-            'worker: claim, the rows with their outlets and PDUs, the "sent" mark, the end; '
+            "(the request: token, the targets with the hosts they feed, the command with its "
+            "result rows; the worker: the claim with the rows, their outlets and PDUs, the "
+            '"sent" mark, the end; '
             "not counted: each process's health check of its reused connection, telemetry's "
             f"{after:g} after the announcement), {statement_ms:.1f} ms in the database driver "
             f"(commits not counted) and {django_ms:.1f} ms in all with the views' and the "
@@ -1164,10 +1165,11 @@ class Report:
             "is announced (its event, the webhooks that want it). Progress is "
             "written with one statement per distinct set of values (chosen by the command when "
             "it covers every row; ADR 0022), the end (rows, outlets' states, the command) in "
-            "one statement on PostgreSQL (ADR 0023), the command's rows with their outlets and "
-            "PDUs read by one statement written in SQL (ADR 0020); workers keep their database "
-            "connections between tasks. What remains is a round trip per statement, each "
-            "waking a waiting process: most of a statement's cost on a busy machine."
+            "one statement on PostgreSQL (ADR 0023), the claim and the command's rows with their "
+            "outlets and PDUs one statement on PostgreSQL (ADR 0020, ADR 0023); workers keep "
+            "their database connections between tasks. What remains is a round trip per "
+            "statement, each waking a waiting process: most of a statement's cost on a busy "
+            "machine."
         )
         out.append(
             f"- SNMP CPU. The 1,000 outlets' device work took {ms(b['run'].get('device_s', 0))} "
@@ -1188,9 +1190,9 @@ class Report:
             f"{ms(b['get']['total_s'])} ms, which a waiting POST no longer pays: it answers "
             "from the outcome the worker announces. The per-outlet results are written from "
             "plain values (one query, one reverse() for all outlet URLs), the command and its "
-            "result rows written by one statement on PostgreSQL (ADR 0023), the targets and "
-            "the blast radius read by statements written in SQL (ADR 0020); for one outlet "
-            "what remains is Django's and DRF's per-request machinery."
+            "result rows written by one statement on PostgreSQL (ADR 0023), the targets with "
+            "the hosts they feed read by one statement written in SQL (ADR 0020); for one "
+            "outlet what remains is Django's and DRF's per-request machinery."
         )
         out.append(
             f"- Completion. Between `finished_at` and the client holding the outcome: "
