@@ -107,6 +107,16 @@ def test_injection_strings_in_filters_find_nothing_and_break_nothing(api, site, 
     assert Site.objects.count() == 1
 
 
+@pytest.mark.parametrize("query", ["id__in=1,2%s" % ("9" * 40), "id=" + "9" * 40])
+def test_an_id_beyond_the_databases_integers_is_a_400(api, site, query):
+    """PostgreSQL refuses it (DataError); SQLite's driver cannot even send it
+    (OverflowError): either way a 400, never a 500."""
+    answer = api.get(f"/api/v1/sites/?{query}")
+    assert answer.status_code in (200, 400), answer.content
+    if answer.status_code == 400:
+        assert "range" in json.dumps(answer.json())
+
+
 @pytest.mark.parametrize(
     "path", [f"{API}/sites/not-a-number/", f"{API}/hosts/1.5/power/cycle/", f"{API}/nothing/"]
 )

@@ -11,6 +11,10 @@ from django.db import connection
 from dcpower.celery import app
 from power.tasks import execute_power_command as a_task
 
+# A connection that opens, lives and closes: PostgreSQL's. The SQLite test database is one
+# in-memory connection that Django never closes.
+pytestmark = pytest.mark.requires_service("postgres")
+
 
 @pytest.fixture
 def worker_fixup(monkeypatch):

@@ -4,7 +4,9 @@
 - ``ProtectedError`` (deleting something others depend on): 409, naming the dependants.
 - ``IntegrityError`` (a concurrent write won a unique race): 409.
 - ``DataError`` (a value the database cannot hold: an id beyond its integers, a time zone
-  offset beyond its range): 400. Found by fuzzing the API (tests/test_fuzz.py).
+  offset beyond its range): 400. Found by fuzzing the API (tests/test_fuzz.py). SQLite's
+  driver raises ``OverflowError`` for an integer beyond 64 bits, before the database sees
+  it: the same 400.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def exception_handler(exc, context):
         exc = Conflict(_describe_protected(exc))
     elif isinstance(exc, IntegrityError):
         exc = Conflict("The change conflicts with a concurrent change; reload and try again.")
-    elif isinstance(exc, DataError):
+    elif isinstance(exc, DataError | OverflowError):
         exc = exceptions.ValidationError(
             {"detail": ["A value is out of the range the database can hold."]}
         )
