@@ -30,6 +30,40 @@ def instance_from_db(model, values: dict):
     return instance_from_values(model, converted)
 
 
+@dataclasses.dataclass(frozen=True)
+class Beside:
+    """Another model's columns read beside the rows of ``raw()``, each under an alias (raw()
+    sets them on each row as they come, unconverted): ``select`` is their part of the select
+    list, ``aliases`` each column's alias by attname."""
+
+    model: type
+    select: str
+    aliases: dict[str, str]
+
+    @classmethod
+    def columns(cls, model, table: str, prefix: str, *, fields=None, only_when: str = ""):
+        """``model``'s columns (or ``fields``) from the table aliased ``table``, each named
+        ``prefix`` and its column; with ``only_when`` (an SQL condition), NULL where it fails."""
+        qn = connection.ops.quote_name
+        fields = fields if fields is not None else model._meta.concrete_fields
+        aliases = {f.attname: f"{prefix}{f.column}" for f in fields}
+
+        def column(field) -> str:
+            value = f"{table}.{qn(field.column)}"
+            return f"CASE WHEN {only_when} THEN {value} END" if only_when else value
+
+        select = ", ".join(f"{column(f)} AS {qn(aliases[f.attname])}" for f in fields)
+        return cls(model, select, aliases)
+
+    def value(self, row, attname: str):
+        return getattr(row, self.aliases[attname])
+
+    def instance(self, row):
+        """The instance those columns of ``row`` make, converted as the ORM converts."""
+        values = {attname: getattr(row, alias) for attname, alias in self.aliases.items()}
+        return instance_from_db(self.model, values)
+
+
 @functools.cache
 def _converters(model, vendor: str) -> list[tuple[str, object, list]]:
     # What SQLCompiler.get_converters finds for each column (``vendor`` keys the cache).

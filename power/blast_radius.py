@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from dcpower.db import instance_from_db, instance_from_values, placeholders
+from dcpower.db import Beside, instance_from_values, placeholders
 from inventory.choices import HostStatus, OutletState
 from inventory.models import PDU, Host, Outlet, PowerSupply, Rack, Site
 
@@ -167,7 +167,7 @@ def _outlets_with_pdus(ids: set[int]) -> list[Outlet]:
     if not ids:
         return []
     ordered = sorted(ids)
-    sql, host_aliases = _outlets_with_pdus_sql(connection.vendor)
+    sql, fed_host = _outlets_with_pdus_sql(connection.vendor)
     rows = Outlet.objects.raw(sql % placeholders(len(ordered)), [OutletState.OFF, *ordered])
     pdus: dict[int, PDU] = {}
     hosts: dict[int, Host] = {}
@@ -194,10 +194,9 @@ def _outlets_with_pdus(ids: set[int]) -> list[Outlet]:
             pdu.rack = rack
             pdus[outlet.pdu_id] = pdu
         outlet.pdu = pdu
-        host_id = getattr(outlet, host_aliases["id"])
+        host_id = fed_host.value(outlet, "id")
         if host_id is not None and host_id not in hosts:
-            values = {attname: getattr(outlet, alias) for attname, alias in host_aliases.items()}
-            hosts[host_id] = instance_from_db(Host, values)
+            hosts[host_id] = fed_host.instance(outlet)
             hosts[host_id].supplies_live = outlet.target_host_supplies_live
         outlet.fed_host = hosts.get(host_id)
         outlets.append(outlet)
@@ -205,20 +204,17 @@ def _outlets_with_pdus(ids: set[int]) -> list[Outlet]:
 
 
 @functools.cache
-def _outlets_with_pdus_sql(vendor: str) -> tuple[str, dict[str, str]]:
+def _outlets_with_pdus_sql(vendor: str) -> tuple[str, Beside]:
     """The statement of ``_outlets_with_pdus``, names from the models (``vendor`` keys the
-    cache), and the alias of each host column in it by attname. Its parameters: the state
-    "off", then the outlets' ids where ``%s`` is (a placeholder each). A supply is live when
-    plugged into an outlet not known to be off; an outlet feeds one supply at the most (the
-    database holds it to that), so the joins keep one row an outlet."""
+    cache), and the host's columns in it. Its parameters: the state "off", then the outlets'
+    ids where ``%s`` is (a placeholder each). A supply is live when plugged into an outlet not
+    known to be off; an outlet feeds one supply at the most (the database holds it to that),
+    so the joins keep one row an outlet."""
     qn = connection.ops.quote_name
     outlet, pdu, rack, site = Outlet._meta, PDU._meta, Rack._meta, Site._meta
     host, supply = Host._meta, PowerSupply._meta
     columns = ", ".join(f"o.{qn(outlet.get_field(n).column)}" for n in TARGET_OUTLET_FIELDS)
-    host_aliases = {f.attname: f"target_host__{f.column}" for f in host.concrete_fields}
-    host_columns = ", ".join(
-        f"h.{qn(f.column)} AS {qn(host_aliases[f.attname])}" for f in host.concrete_fields
-    )
+    fed_host = Beside.columns(Host, "h", "target_host__")
     name, pk = qn("name"), qn("id")
     live = (
         f"(SELECT COUNT(*) FROM {qn(supply.db_table)} ls "  # noqa: S608 - names from the models
@@ -228,7 +224,7 @@ def _outlets_with_pdus_sql(vendor: str) -> tuple[str, dict[str, str]]:
     sql = (
         f"SELECT {columns}, p.{name} AS target_pdu_name, r.{pk} AS target_rack_id, "  # noqa: S608 - names from the models
         f"r.{name} AS target_rack_name, t.{pk} AS target_site_id, "
-        f"t.{name} AS target_site_name, {host_columns}, "
+        f"t.{name} AS target_site_name, {fed_host.select}, "
         f"{live} AS target_host_supplies_live "
         f"FROM {qn(outlet.db_table)} o "
         f"JOIN {qn(pdu.db_table)} p ON p.{pk} = o.{qn('pdu_id')} "
@@ -239,7 +235,7 @@ def _outlets_with_pdus_sql(vendor: str) -> tuple[str, dict[str, str]]:
         f"WHERE o.{pk} IN (%s) "
         f"ORDER BY t.{name}, r.{name}, p.{name}, o.{qn('number')}"
     )
-    return sql, host_aliases
+    return sql, fed_host
 
 
 def _check_known(model, ids: set[int], field_name: str, errors: dict[str, str]) -> None:

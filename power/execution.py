@@ -29,8 +29,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from dcpower.db import (
+    Beside,
     Statement,
-    instance_from_db,
     instance_from_values,
     update_rows,
     update_statement,
@@ -328,30 +328,27 @@ def _claim_with_rows(
         return command, (_rows_with_pdus(command_id) if command is not None else [])
     claim_sql, params = _claim_statement(command_id, claim, config)
     load = _load_parts(connection.vendor, "%(id)s")
-    qn = connection.ops.quote_name
-    command_aliases = {f.attname: f"command__{f.column}" for f in _claimed_fields()}
     # The command's columns come with its first row only (alone when it has none): repeated
     # on each of 1,000 rows they cost more than the round trip saved.
-    claimed_columns = ", ".join(
-        f"CASE WHEN n.nth_of_command IS NULL OR n.nth_of_command = 1 "
-        f"THEN claimed.{qn(f.column)} END AS {qn(command_aliases[f.attname])}"
-        for f in _claimed_fields()
+    claimed = Beside.columns(
+        PowerCommand,
+        "claimed",
+        "command__",
+        fields=_claimed_fields(),
+        only_when="n.nth_of_command IS NULL OR n.nth_of_command = 1",
     )
     # LEFT JOIN: a claimed command without rows still says it was claimed.
     sql = (
         f"WITH claimed AS ({claim_sql}) "  # noqa: S608 - names from the models
-        f"SELECT {load.columns}, {claimed_columns} "
+        f"SELECT {load.columns}, {claimed.select} "
         f"FROM claimed LEFT JOIN ({load.tables}) ON TRUE ORDER BY {load.order}"
     )
     found = list(PowerCommandOutlet.objects.raw(sql, params))
     if not found:
         return None, []
-    first = found[0]
-    command = instance_from_db(
-        PowerCommand, {name: getattr(first, alias) for name, alias in command_aliases.items()}
-    )
+    command = claimed.instance(found[0])
     rows = [row for row in found if row.pk is not None]
-    _attach_outlets(rows, load.pdu_aliases)
+    _attach_outlets(rows, load.pdu)
     return command, rows
 
 
@@ -402,18 +399,17 @@ def _rows_with_pdus(command_id: int) -> list[PowerCommandOutlet]:
     load = _load_parts(connection.vendor, "%s")
     sql = f"SELECT {load.columns} FROM {load.tables} ORDER BY {load.order}"  # noqa: S608
     rows = list(PowerCommandOutlet.objects.raw(sql, [command_id]))
-    _attach_outlets(rows, load.pdu_aliases)
+    _attach_outlets(rows, load.pdu)
     return rows
 
 
-def _attach_outlets(rows: list[PowerCommandOutlet], pdu_aliases: dict[str, str]) -> None:
+def _attach_outlets(rows: list[PowerCommandOutlet], pdu: Beside) -> None:
     """Give each row its outlet, and each outlet its PDU's one instance (built from the
     columns that came with the first of the PDU's rows)."""
     pdus = {}
     for row in rows:
         if row.outlet_pdu_id not in pdus:  # the first of its PDU's rows
-            values = {attname: getattr(row, alias) for attname, alias in pdu_aliases.items()}
-            pdus[row.outlet_pdu_id] = instance_from_db(PDU, values)
+            pdus[row.outlet_pdu_id] = pdu.instance(row)
         outlet = instance_from_values(
             Outlet, {"id": row.outlet_id, "pdu_id": row.outlet_pdu_id, "number": row.outlet_number}
         )
@@ -426,7 +422,7 @@ class _LoadParts:
     columns: str  # the select list: the row's columns, its outlet's, its PDU's (aliased)
     tables: str  # what they come from, the command's id a parameter
     order: str
-    pdu_aliases: dict[str, str]  # each PDU column's alias, by attname
+    pdu: Beside  # the PDU's columns, with the first of its rows
 
 
 @functools.cache
@@ -436,13 +432,10 @@ def _load_parts(vendor: str, placeholder: str) -> _LoadParts:
     qn = connection.ops.quote_name
     rows, outlets, pdus = PowerCommandOutlet._meta, Outlet._meta, PDU._meta
     row_columns = [qn(f.column) for f in rows.concrete_fields]
-    pdu_aliases = {f.attname: f"pdu__{f.column}" for f in pdus.concrete_fields}
-    pdu_columns = ", ".join(
-        f"p.{qn(f.column)} AS {qn(pdu_aliases[f.attname])}" for f in pdus.concrete_fields
-    )
+    pdu = Beside.columns(PDU, "p", "pdu__")
     columns = (
         f"{', '.join(f'n.{c}' for c in row_columns)}, n.outlet_number, n.outlet_pdu_id, "
-        f"{pdu_columns}"
+        f"{pdu.select}"
     )
     tables = (
         f"(SELECT {', '.join(f'r.{c}' for c in row_columns)}, "  # noqa: S608 - names
@@ -454,7 +447,7 @@ def _load_parts(vendor: str, placeholder: str) -> _LoadParts:
         f"ON o.{qn('id')} = r.{qn('outlet_id')} WHERE r.{qn('command_id')} = {placeholder}) n "
         f"LEFT JOIN {qn(pdus.db_table)} p ON p.{qn('id')} = n.outlet_pdu_id AND n.nth_of_pdu = 1"
     )
-    return _LoadParts(columns, tables, "n.outlet_pdu_id, n.outlet_number", pdu_aliases)
+    return _LoadParts(columns, tables, "n.outlet_pdu_id, n.outlet_number", pdu)
 
 
 def _groups(rows, drivers, steps) -> dict[int, tuple[PduDriver, list[int]]]:
