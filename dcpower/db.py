@@ -8,6 +8,64 @@ import functools
 from django.db import connection, transaction
 
 
+def cursor():
+    """A cursor for a statement this project writes in SQL, which the power path runs on
+    every command (ADR 0024).
+
+    On PostgreSQL it binds the parameters on the server, so psycopg prepares a statement
+    once this connection has run it ``prepare_threshold`` times (the database's OPTIONS,
+    dcpower/settings.py) and PostgreSQL plans it once, not at every run: planning the
+    claim with its rows took twice as long as running it. Django's own cursors bind on the
+    client and never prepare. Elsewhere (SQLite), or with prepared statements turned off,
+    Django's cursor. Either way Django's wrapper: its error classes, its query log."""
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    if connection.vendor != "postgresql" or connection.connection.prepare_threshold is None:
+        return connection.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        server_binding = ServerBindingCursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(server_binding)
+    return connection.make_cursor(server_binding)
+
+
+def read_instances(model, sql: str, params) -> list:
+    """What ``model.objects.raw(sql, params)`` gives, as a list, read through ``cursor()``:
+    an instance for each row, built from the model's columns (the others deferred) converted
+    as the ORM converts them; every other column set on it as the driver returned it."""
+    with cursor() as c:
+        c.execute(sql, params)
+        names = [column[0] for column in c.description]
+        found = c.fetchall()
+    position = {name: i for i, name in enumerate(names)}
+    # In the model's order of fields, which from_db expects (not the select list's).
+    fields = [
+        (position[col.target.column], attname, col, converters)
+        for attname, col, converters in _converters(model, connection.vendor)
+        if col.target.column in position
+    ]
+    columns = {col.target.column for _, _, col, _ in fields}
+    others = [(i, name) for i, name in enumerate(names) if name not in columns]
+    attnames = [attname for _, attname, _, _ in fields]
+    db = model.objects.db
+    instances = []
+    for row in found:
+        values = []
+        for i, _, col, converters in fields:
+            value = row[i]
+            for convert in converters:
+                value = convert(value, col, connection)
+            values.append(value)
+        instance = model.from_db(db, attnames, values)
+        for i, name in others:
+            setattr(instance, name, row[i])
+        instances.append(instance)
+    return instances
+
+
 def instance_from_values(model, values: dict):
     """An instance of ``model`` as the database gave ``values`` (by attname), its other fields
     deferred, as only() makes one: for rows read as plain values or extra columns."""
@@ -19,7 +77,8 @@ def instance_from_db(model, values: dict):
     """An instance of ``model`` from its columns as the database driver returned them (by
     attname), converted as the ORM converts what it reads (the backend's converters, then
     each field's own: SQLite's booleans and times, decrypted secrets): for a model's columns
-    read alongside another model's rows, which ``raw()`` hands over unconverted."""
+    read alongside another model's rows, which ``read_instances`` (as ``raw()``) hands over
+    unconverted."""
     converted = {}
     for attname, col, converters in _converters(model, connection.vendor):
         if attname in values:
@@ -32,9 +91,10 @@ def instance_from_db(model, values: dict):
 
 @dataclasses.dataclass(frozen=True)
 class Beside:
-    """Another model's columns read beside the rows of ``raw()``, each under an alias (raw()
-    sets them on each row as they come, unconverted): ``select`` is their part of the select
-    list, ``aliases`` each column's alias by attname."""
+    """Another model's columns read beside the rows of ``read_instances``, each under an
+    alias (it sets them on each row as they come, unconverted, as ``raw()`` does):
+    ``select`` is their part of the select list, ``aliases`` each column's alias by
+    attname."""
 
     model: type
     select: str
@@ -198,6 +258,6 @@ def write_together(statements: list[Statement | None]) -> None:
 
 
 def _execute(statement: Statement) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, statement.params)
-        return cursor.rowcount
+    with cursor() as c:
+        c.execute(statement.sql, statement.params)
+        return c.rowcount

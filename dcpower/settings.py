@@ -135,6 +135,15 @@ if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
     }
+    # The statements dcpower writes in SQL (dcpower.db.cursor: the power path's) are
+    # prepared on a connection once it has run them this many times, and planned once
+    # instead of at every run (ADR 0024); Django's own cursors never prepare. Off
+    # (DATABASE_PREPARED_STATEMENTS=0) behind a pooler in transaction mode that does not
+    # keep prepared statements apart (PgBouncer before 1.21, or max_prepared_statements 0).
+    # A prepare_threshold in the URL's query string wins.
+    _postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if _postgresql and env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

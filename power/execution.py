@@ -32,6 +32,7 @@ from dcpower.db import (
     Beside,
     Statement,
     instance_from_values,
+    read_instances,
     update_rows,
     update_statement,
     write_together,
@@ -276,10 +277,10 @@ def _claim(command_id: int, claim: str, config: ExecutionSettings) -> PowerComma
 
     One conditional UPDATE, which the database serialises against a concurrent claim or
     cancellation, returning the claimed row: the claim and the read of what was claimed
-    are one statement (SQLite has RETURNING too). ``raw()`` maps the returned columns to
-    the model, converters included; it runs the statement once, when first iterated."""
+    are one statement (SQLite has RETURNING too), read as ``raw()`` reads (converters
+    included) by ``read_instances``, prepared once the connection has run it often."""
     sql, params = _claim_statement(command_id, claim, config)
-    return next(iter(PowerCommand.objects.raw(sql, params)), None)
+    return next(iter(read_instances(PowerCommand, sql, params)), None)
 
 
 def _claim_statement(command_id: int, claim: str, config: ExecutionSettings):
@@ -343,7 +344,7 @@ def _claim_with_rows(
         f"SELECT {load.columns}, {claimed.select} "
         f"FROM claimed LEFT JOIN ({load.tables}) ON TRUE ORDER BY {load.order}"
     )
-    found = list(PowerCommandOutlet.objects.raw(sql, params))
+    found = read_instances(PowerCommandOutlet, sql, params)
     if not found:
         return None, []
     command = claimed.instance(found[0])
@@ -389,8 +390,9 @@ def _rows_with_pdus(command_id: int) -> list[PowerCommandOutlet]:
     """The command's per-outlet rows with their outlets (id, PDU, number: all the executor
     reads of them), each outlet sharing its PDU's one instance.
 
-    One statement written in SQL, read through ``raw()`` so that the row model's converters
-    apply: building it with the ORM (a join, an ordering, then in_bulk) cost three times what
+    One statement written in SQL, read as ``raw()`` reads (``read_instances``: the row
+    model's converters apply, and the statement is prepared on a connection that runs it
+    often): building it with the ORM (a join, an ordering, then in_bulk) cost three times what
     the database took to answer, on every command's path. Each PDU's columns come with the
     first of its rows only (a window function numbers each PDU's rows), converted as the ORM
     converts them: a PDU built for every row built (and decrypted the credentials of) a PDU
@@ -398,7 +400,7 @@ def _rows_with_pdus(command_id: int) -> list[PowerCommandOutlet]:
     round trip more on every command's path."""
     load = _load_parts(connection.vendor, "%s")
     sql = f"SELECT {load.columns} FROM {load.tables} ORDER BY {load.order}"  # noqa: S608
-    rows = list(PowerCommandOutlet.objects.raw(sql, [command_id]))
+    rows = read_instances(PowerCommandOutlet, sql, [command_id])
     _attach_outlets(rows, load.pdu)
     return rows
 

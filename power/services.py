@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from dcpower import db
 from dcpower.db import placeholders, writes_in_one_statement
 from dcpower.request_id import current_request_id
 from inventory.models import Outlet
@@ -181,7 +182,7 @@ def _command_create(command: PowerCommand, outlets: list[Outlet]) -> list[PowerC
         f"FROM new_command CROSS JOIN (VALUES {outlet_ids}) AS outlet (id)) "
         f"SELECT {qn(meta.pk.column)} FROM new_command"
     )
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, [*values, *row_values, *(row.outlet_id for row in rows)])
         (command.pk,) = cursor.fetchone()
     command._state.adding, command._state.db = False, connection.alias
@@ -226,7 +227,7 @@ def _result_rows_create(
     shared, values = _row_defaults(rows[0], but=("outlet",))
     qn = connection.ops.quote_name
     outlet_pk = qn(outlet_meta.pk.column)
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {qn(meta.db_table)} "  # noqa: S608 - names from the models
             f"({', '.join(qn(f.column) for f in shared)}, {qn(outlet_column)}) "

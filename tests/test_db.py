@@ -5,6 +5,7 @@ dcpower.db.write_together: several writes, all or none, one statement on Postgre
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -133,3 +134,110 @@ def test_writes_together_take_effect_together(pdus, monkeypatch, one_statement):
     with pytest.raises(IntegrityError), transaction.atomic():
         write_together(refused)
     assert Outlet.objects.get(pk=b.pk).label == ""
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"
+)
+
+
+def _prepared(text: str) -> bool:
+    """Whether this session (the test's connection) holds ``text`` as a prepared statement."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement = %s", [text])
+        return cursor.fetchone()[0] > 0
+
+
+@postgresql_only
+def test_statements_written_in_sql_are_prepared_once_run_often():
+    """dcpower.db.cursor binds on the server, so psycopg prepares a statement once the
+    connection has run it prepare_threshold times (ADR 0024); Django's own cursor, which
+    binds on the client, never does."""
+    threshold = connection.connection.prepare_threshold
+    assert threshold == 5  # dcpower/settings.py
+    ours, django_s = "SELECT %s::int + 1 AS ours", "SELECT %s::int + 2 AS djangos"
+    for run in range(1, threshold + 2):
+        with db.cursor() as cursor:
+            cursor.execute(ours, [run])
+            assert cursor.fetchone() == (run + 1,)
+        with connection.cursor() as cursor:
+            cursor.execute(django_s, [run])
+            assert cursor.fetchone() == (run + 2,)
+        # Run threshold times unprepared, then prepared (and planned no more).
+        assert _prepared("SELECT $1::int + 1 AS ours") is (run > threshold), run
+    assert not _prepared("SELECT $1::int + 2 AS djangos")
+    assert not any(_prepared(f"SELECT {n}::int + 2 AS djangos") for n in range(1, 8))
+
+
+@postgresql_only
+def test_without_prepared_statements_the_cursor_is_djangos(monkeypatch):
+    """DATABASE_PREPARED_STATEMENTS=0 (for a pooler that would mix up prepared statements)
+    leaves the connection's prepare_threshold unset: nothing is prepared, and the statements
+    are bound on the client as Django binds them."""
+    monkeypatch.setattr(connection.connection, "prepare_threshold", None)
+    for run in range(8):
+        with db.cursor() as cursor:
+            cursor.execute("SELECT %s::int + 3 AS unprepared", [run])
+            assert cursor.fetchone() == (run + 3,)
+            assert type(cursor.cursor) is type(connection.cursor().cursor)
+    assert not _prepared("SELECT $1::int + 3 AS unprepared")
+
+
+def test_the_prepared_statements_setting_is_read_from_the_environment():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import django; django.setup(); from django.conf import settings as s;"
+        " print(s.DATABASES['default'].get('OPTIONS', {}).get('prepare_threshold'))"
+    )
+    url = "postgres://postgres@127.0.0.1:5432/none"
+    found = {}
+    for setting, extra in (("1", ""), ("0", ""), ("1", "?prepare_threshold=2")):
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=Path(__file__).resolve().parents[1],
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "dcpower.settings",
+                "DATABASE_URL": url + extra,
+                "DATABASE_PREPARED_STATEMENTS": setting,
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        found[setting + extra] = result.stdout.strip()
+    assert found == {"1": "5", "0": "None", "1?prepare_threshold=2": "2"}
+
+
+def test_read_instances_reads_what_raw_reads(pdus):
+    """Model columns converted as the ORM converts them (booleans, times, decrypted
+    secrets), the columns not selected deferred, every other column set as it came."""
+    from inventory.models import PDU
+
+    pdu = pdus[0]
+    pdu.snmp_write_community = "wr1te-secret"
+    pdu.save()
+    qn = connection.ops.quote_name
+    table = qn(PDU._meta.db_table)
+    for columns in ("*", f"{qn('id')}, {qn('name')}, {qn('snmp_write_community')}"):
+        sql = (
+            f"SELECT {columns}, 40 + 2 AS answer FROM {table} "  # noqa: S608 - names
+            f"WHERE {qn('id')} IN (%s, %s) ORDER BY {qn('id')}"
+        )
+        params = [pdus[0].pk, pdus[1].pk]
+        read, raw = db.read_instances(PDU, sql, params), list(PDU.objects.raw(sql, params))
+        assert [p.pk for p in read] == [p.pk for p in raw] == sorted(params)
+        for ours, djangos in zip(read, raw, strict=True):
+            assert ours.get_deferred_fields() == djangos.get_deferred_fields()
+            assert ours.answer == djangos.answer == 42
+            for field in PDU._meta.concrete_fields:
+                if field.attname in djangos.get_deferred_fields():
+                    continue
+                want, have = getattr(djangos, field.attname), getattr(ours, field.attname)
+                assert (have, type(have)) == (want, type(want)), field.name
+    assert db.read_instances(PDU, sql, [0, 0]) == []
+    assert read[0].snmp_write_community == "wr1te-secret"

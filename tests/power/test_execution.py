@@ -497,3 +497,27 @@ def test_the_announced_outcome_is_what_was_committed(
         stored, stored.outlets.all()
     )
     assert len(outcome.outlets) == 2 and outcome.finished_at is not None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+def test_a_connection_that_runs_commands_often_plans_their_statements_once(dc):
+    """The requests' and the executor's statements written in SQL go through
+    dcpower.db.cursor (ADR 0024): once a connection has run them a few times they are
+    prepared, so PostgreSQL no longer plans them at each command."""
+    outlet = dc["pdus"]["A"].outlets.get(number=5)
+    for n in range(connection.connection.prepare_threshold + 1):
+        command = request(dc, action="off" if n % 2 == 0 else "on", outlet_ids=[outlet.pk])
+        assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [text for (text,) in cursor.fetchall()]
+    table = {model: model._meta.db_table for model in (PowerCommand, PowerCommandOutlet, Outlet)}
+    kinds = {
+        "the targets with the hosts they feed": f'FROM "{table[Outlet]}" o',
+        # In the test's transaction the rows are their own INSERT (services._command_create).
+        "the command's rows": f'INSERT INTO "{table[PowerCommandOutlet]}"',
+        "the claim with the rows": "WITH claimed AS (",
+        "the end": f'UPDATE "{table[PowerCommand]}" SET "status"',  # noqa: S608 - a pattern
+    }
+    missing = [kind for kind, text in kinds.items() if not any(text in p for p in prepared)]
+    assert missing == [], prepared
