@@ -1120,8 +1120,9 @@ class Report:
         out.append(
             f"- What the parts leave out. One outlet's command is {statements:g} SQL statements "
             "(the request: token, the targets with the hosts they feed, the command with its "
-            "result rows; the worker: the claim with the rows, their outlets and PDUs, the "
-            '"sent" mark, the end; '
+            'result rows; the worker: the claim with the "sent" mark of the rows and '
+            "their read with their outlets and PDUs, the end; the power path's statements "
+            "prepared on each connection after five runs (ADR 0024); "
             "not counted: each process's health check of its reused connection, telemetry's "
             f"{after:g} after the announcement), {statement_ms:.1f} ms in the database driver "
             f"(commits not counted) and {django_ms:.1f} ms in all with the views' and the "

@@ -184,10 +184,11 @@ def bulk_update_by_pk(model, objects, fields: list[str], *, batch_size: int = 10
 
 @dataclasses.dataclass(frozen=True)
 class Statement:
-    """One SQL statement and its parameters, to run alone or with others (write_together)."""
+    """One SQL statement and its parameters, to run alone (``execute``) or with others
+    (``write_together``, which joins their parameters: a list each)."""
 
     sql: str
-    params: list
+    params: list | dict
 
 
 def update_statement(model, values: dict, *, where: str, match) -> Statement | None:
@@ -226,7 +227,7 @@ def update_statement(model, values: dict, *, where: str, match) -> Statement | N
 def update_rows(model, values: dict, *, where: str, match) -> int:
     """Run ``update_statement(...)``; returns how many rows it changed."""
     statement = update_statement(model, values, where=where, match=match)
-    return 0 if statement is None else _execute(statement)
+    return 0 if statement is None else execute(statement)
 
 
 def writes_in_one_statement() -> bool:
@@ -245,19 +246,22 @@ def write_together(statements: list[Statement | None]) -> None:
     The statements of one WITH see the same snapshot and not each other's changes, so no two
     of them may write the same row, and none may read what another writes."""
     statements = [statement for statement in statements if statement is not None]
+    if not statements:
+        return
     if len(statements) > 1 and writes_in_one_statement():
         clauses = ", ".join(f"w{n} AS ({s.sql})" for n, s in enumerate(statements[:-1]))
         params = [param for statement in statements for param in statement.params]
         statements = [Statement(f"WITH {clauses} {statements[-1].sql}", params)]
     if len(statements) == 1:  # atomic on its own
-        _execute(statements[0])
+        execute(statements[0])
         return
     with transaction.atomic():
         for statement in statements:
-            _execute(statement)
+            execute(statement)
 
 
-def _execute(statement: Statement) -> int:
+def execute(statement: Statement) -> int:
+    """Run one statement through ``cursor()``; returns how many rows it changed."""
     with cursor() as c:
         c.execute(statement.sql, statement.params)
         return c.rowcount

@@ -22,7 +22,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -31,6 +31,7 @@ from django.utils import timezone
 from dcpower.db import (
     Beside,
     Statement,
+    execute,
     instance_from_values,
     read_instances,
     update_rows,
@@ -270,7 +271,9 @@ def stale_after(config: ExecutionSettings) -> timedelta:
 _UNREAD_COLUMNS = {"targets", "blast_radius"}
 
 
-def _claim(command_id: int, claim: str, config: ExecutionSettings) -> PowerCommand | None:
+def _claim(
+    command_id: int, claim: str, config: ExecutionSettings, now: datetime
+) -> PowerCommand | None:
     """Mark the command running for this delivery and return it, or None when it is not
     runnable. Runnable: pending and due, or running but orphaned (no claim, its heartbeat
     stale) or claimed by this very delivery (a redelivered message resumes).
@@ -279,14 +282,13 @@ def _claim(command_id: int, claim: str, config: ExecutionSettings) -> PowerComma
     cancellation, returning the claimed row: the claim and the read of what was claimed
     are one statement (SQLite has RETURNING too), read as ``raw()`` reads (converters
     included) by ``read_instances``, prepared once the connection has run it often."""
-    sql, params = _claim_statement(command_id, claim, config)
+    sql, params = _claim_statement(command_id, claim, config, now)
     return next(iter(read_instances(PowerCommand, sql, params)), None)
 
 
-def _claim_statement(command_id: int, claim: str, config: ExecutionSettings):
+def _claim_statement(command_id: int, claim: str, config: ExecutionSettings, now: datetime):
     """The claim's ``UPDATE ... RETURNING`` and its (named) parameters."""
     qn, table = connection.ops.quote_name, PowerCommand._meta.db_table
-    now = timezone.now()
     sql = f"""
         UPDATE {qn(table)}
            SET status = %(running)s,
@@ -308,8 +310,34 @@ def _claim_statement(command_id: int, claim: str, config: ExecutionSettings):
         "claim": claim,
         "pending": CommandStatus.PENDING,
         "running": CommandStatus.RUNNING,
+        # For the mark of the fresh rows (_mark_fresh_sql), which comes with the claim.
+        "on": CommandAction.ON,
+        "on_sent": OutletStep.ON_SENT,
+        "off_sent": OutletStep.OFF_SENT,
+        "step_pending": OutletStep.PENDING,
+        "outcome_pending": OutletOutcome.PENDING,
     }
     return sql, params
+
+
+def _mark_fresh_sql(action: str, command: str) -> str:
+    """The UPDATE that marks a claimed command's fresh rows (nothing done to them yet) as
+    sent for its first phase ("on sent" for an on, "off sent" for an off or a cycle), and
+    started now; ``action`` and ``command`` are SQL giving the command's action and id. Its
+    parameters are the claim's (``_claim_statement``)."""
+    qn, meta = connection.ops.quote_name, PowerCommandOutlet._meta
+    column = {name: qn(meta.get_field(name).column) for name in ("step", "started_at", "outcome")}
+    return (
+        f"UPDATE {qn(meta.db_table)} "  # noqa: S608 - names from the model
+        f"SET {column['step']} = CASE {action} WHEN %(on)s THEN %(on_sent)s "
+        f"ELSE %(off_sent)s END, {column['started_at']} = %(now)s "
+        f"WHERE {qn(meta.get_field('command').column)} = {command} "
+        f"AND {column['step']} = %(step_pending)s AND {column['outcome']} = %(outcome_pending)s"
+    )
+
+
+def _first_sent_step(action: str) -> str:
+    return OutletStep.ON_SENT if action == CommandAction.ON else OutletStep.OFF_SENT
 
 
 def _claimed_fields():
@@ -318,16 +346,35 @@ def _claimed_fields():
 
 def _claim_with_rows(
     command_id: int, claim: str, config: ExecutionSettings
-) -> tuple[PowerCommand | None, list[PowerCommandOutlet]]:
+) -> tuple[PowerCommand | None, list[PowerCommandOutlet], list[PowerCommandOutlet]]:
     """The claim (``_claim``) and, when it took the command, the command's rows with their
-    outlets and PDUs (``_rows_with_pdus``). On PostgreSQL one statement, the claim a WITH
-    clause of the read (a round trip less on every command's path: ADR 0023); elsewhere
-    the claim, then the read. The read sees the rows as they were before the claim, which
-    does not change them."""
+    outlets and PDUs (``_rows_with_pdus``), and which of them are fresh (nothing done to them
+    yet: the state before is still to be read).
+
+    The claim marks the fresh rows as sent for the command's first phase: the mark that must
+    be recorded before anything is sent, recorded before the state before is read instead of
+    after it, so that it comes with the claim. A delivery that dies after the claim leaves
+    them marked sent, which a redelivery repeats safely (explicit on and off), with no state
+    before: unknown, never a state read after the outlet was switched. The state before is
+    recorded with the outcome (or halfway through a cycle).
+
+    On PostgreSQL one statement, the claim and the mark WITH clauses of the read (a round
+    trip less on every command's path: ADR 0023); elsewhere the claim, the read, the mark.
+    The read sees the rows as they were before the claim and the mark; their marked step and
+    start are set on them here."""
+    now = timezone.now()
     if not writes_in_one_statement():
-        command = _claim(command_id, claim, config)
-        return command, (_rows_with_pdus(command_id) if command is not None else [])
-    claim_sql, params = _claim_statement(command_id, claim, config)
+        command = _claim(command_id, claim, config, now)
+        if command is None:
+            return None, [], []
+        rows = _rows_with_pdus(command_id)
+        if any(_is_fresh(row) for row in rows):
+            _, params = _claim_statement(command_id, claim, config, now)
+            mark = _mark_fresh_sql("%(action)s", "%(id)s")
+            execute(Statement(mark, {**params, "action": command.action}))
+        return command, rows, _marked_fresh(command, rows, now)
+    claim_sql, params = _claim_statement(command_id, claim, config, now)
+    mark_sql = _mark_fresh_sql("(SELECT action FROM claimed)", "(SELECT id FROM claimed)")
     load = _load_parts(connection.vendor, "%(id)s")
     # The command's columns come with its first row only (alone when it has none): repeated
     # on each of 1,000 rows they cost more than the round trip saved.
@@ -340,17 +387,30 @@ def _claim_with_rows(
     )
     # LEFT JOIN: a claimed command without rows still says it was claimed.
     sql = (
-        f"WITH claimed AS ({claim_sql}) "  # noqa: S608 - names from the models
+        f"WITH claimed AS ({claim_sql}), marked AS ({mark_sql}) "  # noqa: S608 - names from the models
         f"SELECT {load.columns}, {claimed.select} "
         f"FROM claimed LEFT JOIN ({load.tables}) ON TRUE ORDER BY {load.order}"
     )
     found = read_instances(PowerCommandOutlet, sql, params)
     if not found:
-        return None, []
+        return None, [], []
     command = claimed.instance(found[0])
     rows = [row for row in found if row.pk is not None]
     _attach_outlets(rows, load.pdu)
-    return command, rows
+    return command, rows, _marked_fresh(command, rows, now)
+
+
+def _is_fresh(row: PowerCommandOutlet) -> bool:
+    return row.step == OutletStep.PENDING and row.outcome == OutletOutcome.PENDING
+
+
+def _marked_fresh(command, rows, now) -> list[PowerCommandOutlet]:
+    """The fresh rows (as read before the claim's mark), given the step and start the mark
+    wrote."""
+    fresh = [row for row in rows if _is_fresh(row)]
+    for row in fresh:
+        row.step, row.started_at = _first_sent_step(command.action), now
+    return fresh
 
 
 def execute_command(
@@ -360,7 +420,7 @@ def execute_command(
     is not runnable here: cancelled, finished, scheduled for later, or being run by another
     live delivery (``claim`` is the delivery's id: a redelivery of the same message resumes)."""
     config = config or ExecutionSettings.from_settings()
-    command, rows = _claim_with_rows(command_id, claim, config)
+    command, rows, fresh = _claim_with_rows(command_id, claim, config)
     if command is None:
         command = PowerCommand.objects.get(pk=command_id)
         if command.status == CommandStatus.RUNNING:
@@ -383,7 +443,7 @@ def execute_command(
         failure = OutletOutcomeData(False, None, str(exc))
         concluded = [(row, failure, "") for row in rows if row.outcome == OutletOutcome.PENDING]
         return _finish(command, rows, concluded)
-    return _finish(command, rows, _run_steps(command, rows, drivers, loop, config))
+    return _finish(command, rows, _run_steps(command, rows, fresh, drivers, loop, config))
 
 
 def _rows_with_pdus(command_id: int) -> list[PowerCommandOutlet]:
@@ -467,19 +527,17 @@ def _by_key(rows) -> dict[tuple[int, int], PowerCommandOutlet]:
 Concluded = list[tuple[PowerCommandOutlet, OutletOutcomeData, str]]
 
 
-def _run_steps(command, rows, drivers, loop, config) -> Concluded:
+def _run_steps(command, rows, fresh, drivers, loop, config) -> Concluded:
     """Switch and verify; returns each concluded outlet's outcome (with the error of a cycle's
-    off half), which ``_finish`` records. Progress before that is written step by step."""
+    off half), which ``_finish`` records. Progress before that is written step by step; the
+    state before of the ``fresh`` rows (which the claim marked sent) is read here and
+    recorded with the next write of their rows."""
     by_key = _by_key(rows)
-    fresh = [row for row in rows if row.step == OutletStep.PENDING and not row.state_before]
     if fresh:
-        before = loop.run_until_complete(
-            _read_states(_groups(fresh, drivers, {OutletStep.PENDING}))
-        )
-        now = timezone.now()
+        sent = {OutletStep.OFF_SENT, OutletStep.ON_SENT}
+        before = loop.run_until_complete(_read_states(_groups(fresh, drivers, sent)))
         for key, state in before.items():
             by_key[key].state_before = state.value
-            by_key[key].started_at = now
 
     concluded: Concluded = []
     if command.action in (CommandAction.OFF, CommandAction.CYCLE):
@@ -498,7 +556,8 @@ def _run_steps(command, rows, drivers, loop, config) -> Concluded:
                 row.error = "" if result.ok else f"off failed: {result.error}"
                 halfway.append(row)
         if halfway:
-            _save_rows(halfway, ("attempts", "state_after", "step", "error"), of=rows)
+            fields = ("attempts", "state_after", "step", "error", "state_before")
+            _save_rows(halfway, fields, of=rows)
             _heartbeat(command)
             # The off period starts when the last outlet is verified off.
             time.sleep(config.cycle_off_period_s)
@@ -528,9 +587,12 @@ def _run_steps(command, rows, drivers, loop, config) -> Concluded:
 
 def _mark_sent(rows, groups, *, step: str) -> None:
     """Record that a phase's command is about to be sent (with the states read before), so a
-    redelivery knows where each outlet stands."""
+    redelivery knows where each outlet stands; nothing for rows already at ``step`` (the
+    claim marks the fresh rows for the first phase)."""
     keys = {(pdu_id, n) for pdu_id, (_, numbers) in groups.items() for n in numbers}
-    marked = [row for row in rows if (row.outlet.pdu_id, row.outlet.number) in keys]
+    marked = [
+        row for row in rows if (row.outlet.pdu_id, row.outlet.number) in keys and row.step != step
+    ]
     for row in marked:
         row.step = step
     _save_rows(marked, ("step", "state_before", "started_at"), of=rows)
@@ -572,7 +634,17 @@ def _heartbeat(command) -> None:
 
 
 # What the end of a command writes of each concluded outlet's row.
-_CONCLUDED_FIELDS = ("attempts", "state_after", "step", "outcome", "error", "finished_at", "active")
+# The state before too: a fresh row's is first recorded here (the claim marked it sent).
+_CONCLUDED_FIELDS = (
+    "attempts",
+    "state_before",
+    "state_after",
+    "step",
+    "outcome",
+    "error",
+    "finished_at",
+    "active",
+)
 
 
 def _finish(command: PowerCommand, rows: list[PowerCommandOutlet], concluded: Concluded) -> str:

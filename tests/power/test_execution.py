@@ -87,11 +87,11 @@ def dc(fleet, rack, feeds, admin_user):
     return {"pdus": pdus, "web": web, "db": db, "user": admin_user}
 
 
-# A command's statements on PostgreSQL: the claim with the read of the rows, their outlets
-# and PDUs; the "sent" mark; the end (ADR 0023). Elsewhere the claim and the read are two,
-# and the end is three writes between a savepoint and its release (the test's transaction
-# holds it).
-COMMAND_STATEMENTS = 3 if connection.vendor == "postgresql" else 8
+# A command's statements on PostgreSQL: the claim, with the "sent" mark of its fresh rows
+# and the read of the rows, their outlets and PDUs; the end (ADR 0023). Elsewhere the claim,
+# the read and the mark are three, and the end is three writes between a savepoint and its
+# release (the test's transaction holds it).
+COMMAND_STATEMENTS = 2 if connection.vendor == "postgresql" else 8
 
 
 def request(dc, **kwargs):
@@ -179,6 +179,79 @@ def test_redelivered_work_resumes_from_the_recorded_step(fleet, dc):
         "B": 1,
     }  # only the "on" half: nothing cycled twice
     assert truth(fleet, "A", 1)["on"] and truth(fleet, "B", 1)["on"]
+
+
+@pytest.mark.parametrize("one_statement", [True, False])
+def test_the_claim_marks_the_fresh_rows_sent_and_only_them(dc, monkeypatch, one_statement):
+    """The "sent" mark comes with the claim (one statement with it on PostgreSQL): "on sent"
+    for an on, "off sent" for an off or a cycle, started at the claim; rows something was
+    done to before, and the rows of a command not claimed, are left as they are."""
+    from django.utils import timezone
+
+    if one_statement and connection.vendor != "postgresql":
+        pytest.skip("one statement is PostgreSQL's")
+    monkeypatch.setattr(execution, "writes_in_one_statement", lambda: one_statement)
+    outlets = {n: dc["pdus"]["A"].outlets.get(number=n).pk for n in (3, 4)}
+    for action, step in (("on", OutletStep.ON_SENT), ("cycle", OutletStep.OFF_SENT)):
+        command = request(dc, action=action, outlet_ids=list(outlets.values()), force=True)
+        earlier = command.outlets.get(outlet_id=outlets[4])
+        earlier.step, earlier.state_before = OutletStep.OFF_VERIFIED, "on"
+        earlier.save()
+        before = timezone.now()
+        _, _, fresh = execution._claim_with_rows(command.pk, "delivery-1", FAST)
+        assert [row.outlet_id for row in fresh] == [outlets[3]]
+        stored = {row.outlet_id: row for row in command.outlets.all()}
+        assert stored[outlets[3]].step == fresh[0].step == step
+        assert stored[outlets[3]].started_at == fresh[0].started_at >= before
+        assert stored[outlets[3]].state_before == ""  # read after the claim, recorded later
+        assert (stored[outlets[4]].step, stored[outlets[4]].started_at) == (
+            OutletStep.OFF_VERIFIED,
+            None,
+        )
+        # Another delivery while this one lives: not claimed, nothing marked.
+        PowerCommandOutlet.objects.filter(pk=stored[outlets[3]].pk).update(step=OutletStep.PENDING)
+        assert execution._claim_with_rows(command.pk, "delivery-2", FAST) == (None, [], [])
+        assert command.outlets.get(outlet_id=outlets[3]).step == OutletStep.PENDING
+        release(command)
+
+
+def release(command):
+    """Free the outlets of a claimed command that the test does not run."""
+    PowerCommandOutlet.objects.filter(command=command).update(active=False)
+    PowerCommand.objects.filter(pk=command.pk).update(status=CommandStatus.CANCELLED)
+
+
+def test_a_delivery_that_died_after_its_claim_leaves_the_state_before_unknown(fleet, dc):
+    """The claim marked the rows sent; nothing says whether the command reached the PDU. The
+    redelivery sends it again (explicit off: safe to repeat) and does not read a state
+    before, which could be the state after the lost delivery's switch."""
+    outlet = dc["pdus"]["A"].outlets.get(number=7)
+    command = request(dc, action="off", outlet_ids=[outlet.pk])
+    execution._claim_with_rows(command.pk, "task-1", FAST)
+    fleet.switch("A", 7, False)  # the lost delivery had switched it
+    assert execute_command(command.pk, config=FAST, claim="task-1") == CommandStatus.SUCCEEDED
+    row = command.outlets.get()
+    assert (row.state_before, row.state_after, row.outcome) == ("", "off", "succeeded")
+
+
+def test_a_cycle_records_the_state_before_when_its_off_half_is_verified(fleet, dc, monkeypatch):
+    """Halfway through a cycle (off verified, the off period starting) the rows say so, with
+    the state before: a worker dying in the off period leaves everything a redelivery
+    needs, and the answer shows what the outlets were."""
+
+    class Died(Exception):
+        pass
+
+    def die(seconds):
+        raise Died
+
+    monkeypatch.setattr(execution.time, "sleep", die)
+    command = request(dc, action="cycle", host_ids=[dc["web"].pk], force=True)
+    with pytest.raises(Died):
+        execute_command(command.pk, config=FAST)
+    assert {(r.step, r.state_before, r.state_after) for r in command.outlets.all()} == {
+        (OutletStep.OFF_VERIFIED, "on", "off")
+    }
 
 
 def test_cancelled_and_finished_commands_are_not_run_again(fleet, dc):
@@ -338,9 +411,9 @@ def test_workers_keep_one_driver_per_pdu_target_bounded(monkeypatch):
 
 def test_a_one_outlet_command_costs_a_fixed_few_statements(dc, django_assert_num_queries):
     command = request(dc, action="off", outlet_ids=[dc["pdus"]["A"].outlets.get(number=5).pk])
-    # The claim (one conditional UPDATE returning the command without its JSON), the rows
-    # with their outlets and PDUs, the "sent" mark with the state before; then the
-    # outcome, the outlet's state and the command's end (COMMAND_STATEMENTS).
+    # The claim (one conditional UPDATE returning the command without its JSON), the
+    # "sent" mark, the rows with their outlets and PDUs; then the outcome with the state
+    # before, the outlet's state and the command's end (COMMAND_STATEMENTS).
     with django_assert_num_queries(COMMAND_STATEMENTS) as queries:
         assert execute_command(command.pk, config=FAST) == CommandStatus.SUCCEEDED
     # Never the command's targets and blast radius: JSON as large as a 1,000-outlet command.
@@ -390,7 +463,8 @@ def test_the_claim_with_its_rows_is_what_the_claim_and_the_read_give(
     monkeypatch.setattr(execution, "writes_in_one_statement", lambda: one_statement)
     outlets = [dc["pdus"]["A"].outlets.get(number=6), dc["pdus"]["B"].outlets.get(number=6)]
     command = request(dc, action="off", outlet_ids=[o.pk for o in outlets])
-    claimed, rows = execution._claim_with_rows(command.pk, "delivery-1", FAST)
+    claimed, rows, fresh = execution._claim_with_rows(command.pk, "delivery-1", FAST)
+    assert fresh == rows  # nothing was done to them before
     stored = PowerCommand.objects.get(pk=command.pk)
     assert (stored.status, stored.claimed_by) == (CommandStatus.RUNNING, "delivery-1")
     for field in PowerCommand._meta.concrete_fields:
@@ -406,12 +480,12 @@ def test_the_claim_with_its_rows_is_what_the_claim_and_the_read_give(
         for field in PowerCommandOutlet._meta.concrete_fields:
             assert getattr(row, field.attname) == getattr(twin, field.attname), field.name
     # Not runnable now (claimed by a live delivery): nothing claimed, nothing read.
-    assert execution._claim_with_rows(command.pk, "delivery-2", FAST) == (None, [])
+    assert execution._claim_with_rows(command.pk, "delivery-2", FAST) == (None, [], [])
     # A command without rows is still claimed.
     PowerCommandOutlet.objects.filter(command=command).delete()
     PowerCommand.objects.filter(pk=command.pk).update(status=CommandStatus.PENDING)
-    claimed, rows = execution._claim_with_rows(command.pk, "delivery-3", FAST)
-    assert claimed is not None and claimed.pk == command.pk and rows == []
+    claimed, rows, fresh = execution._claim_with_rows(command.pk, "delivery-3", FAST)
+    assert claimed is not None and claimed.pk == command.pk and rows == fresh == []
 
 
 def test_the_claim_takes_only_a_runnable_command_and_returns_it_as_stored(dc):
@@ -429,7 +503,7 @@ def test_the_claim_takes_only_a_runnable_command_and_returns_it_as_stored(dc):
 
     def claim(delivery="task-1", **stored):
         PowerCommand.objects.filter(pk=command.pk).update(**stored)
-        return execution._claim(command.pk, delivery, FAST)
+        return execution._claim(command.pk, delivery, FAST, timezone.now())
 
     pending = {"status": CommandStatus.PENDING, "claimed_by": "", "heartbeat_at": None}
     assert claim(**pending, not_before=now + timedelta(minutes=5)) is None  # not due yet
