@@ -1166,8 +1166,9 @@ class Report:
             "is announced (its event, the webhooks that want it). Progress is "
             "written with one statement per distinct set of values (chosen by the command when "
             "it covers every row; ADR 0022), the end (rows, outlets' states, the command) in "
-            "one statement on PostgreSQL (ADR 0023), the claim and the command's rows with their "
-            "outlets and PDUs one statement on PostgreSQL (ADR 0020, ADR 0023); workers keep "
+            'one statement on PostgreSQL (ADR 0023), the claim with the "sent" mark and the '
+            "command's rows with their outlets and PDUs one statement on PostgreSQL (ADR 0020, "
+            "ADR 0023, ADR 0025); workers keep "
             "their database connections between tasks. What remains is a round trip per "
             "statement, each waking a waiting process: most of a statement's cost on a busy "
             "machine."
