@@ -7,20 +7,28 @@ import functools
 
 from django.db import connection, transaction
 
+# The most parameters PostgreSQL's protocol carries for one statement bound on the server.
+SERVER_BOUND_PARAMS_MAX = 65535
 
-def cursor():
+
+def cursor(params=()):
     """A cursor for a statement this project writes in SQL, which the power path runs on
-    every command (ADR 0024).
+    every command (ADR 0024), with ``params`` its parameters.
 
     On PostgreSQL it binds the parameters on the server, so psycopg prepares a statement
     once this connection has run it ``prepare_threshold`` times (the database's OPTIONS,
     dcpower/settings.py) and PostgreSQL plans it once, not at every run: planning the
     claim with its rows took twice as long as running it. Django's own cursors bind on the
-    client and never prepare. Elsewhere (SQLite), or with prepared statements turned off,
-    Django's cursor. Either way Django's wrapper: its error classes, its query log."""
+    client and never prepare. Elsewhere (SQLite), with prepared statements turned off, or
+    for more parameters than the server takes, Django's cursor. Either way Django's
+    wrapper: its error classes, its query log."""
     connection.close_if_health_check_failed()
     connection.ensure_connection()
-    if connection.vendor != "postgresql" or connection.connection.prepare_threshold is None:
+    if (
+        connection.vendor != "postgresql"
+        or connection.connection.prepare_threshold is None
+        or len(params) > SERVER_BOUND_PARAMS_MAX
+    ):
         return connection.cursor()
     from django.db.backends.postgresql.base import ServerBindingCursor
 
@@ -36,7 +44,7 @@ def read_instances(model, sql: str, params) -> list:
     """What ``model.objects.raw(sql, params)`` gives, as a list, read through ``cursor()``:
     an instance for each row, built from the model's columns (the others deferred) converted
     as the ORM converts them; every other column set on it as the driver returned it."""
-    with cursor() as c:
+    with cursor(params) as c:
         c.execute(sql, params)
         names = [column[0] for column in c.description]
         found = c.fetchall()
@@ -262,6 +270,6 @@ def write_together(statements: list[Statement | None]) -> None:
 
 def execute(statement: Statement) -> int:
     """Run one statement through ``cursor()``; returns how many rows it changed."""
-    with cursor() as c:
+    with cursor(statement.params) as c:
         c.execute(statement.sql, statement.params)
         return c.rowcount

@@ -182,8 +182,9 @@ def _command_create(command: PowerCommand, outlets: list[Outlet]) -> list[PowerC
         f"FROM new_command CROSS JOIN (VALUES {outlet_ids}) AS outlet (id)) "
         f"SELECT {qn(meta.pk.column)} FROM new_command"
     )
-    with db.cursor() as cursor:
-        cursor.execute(sql, [*values, *row_values, *(row.outlet_id for row in rows)])
+    params = [*values, *row_values, *(row.outlet_id for row in rows)]
+    with db.cursor(params) as cursor:
+        cursor.execute(sql, params)
         (command.pk,) = cursor.fetchone()
     command._state.adding, command._state.db = False, connection.alias
     for row in rows:
@@ -227,14 +228,15 @@ def _result_rows_create(
     shared, values = _row_defaults(rows[0], but=("outlet",))
     qn = connection.ops.quote_name
     outlet_pk = qn(outlet_meta.pk.column)
-    with db.cursor() as cursor:
+    params = [*values, *(row.outlet_id for row in rows)]
+    with db.cursor(params) as cursor:
         cursor.execute(
             f"INSERT INTO {qn(meta.db_table)} "  # noqa: S608 - names from the models
             f"({', '.join(qn(f.column) for f in shared)}, {qn(outlet_column)}) "
             f"SELECT {', '.join(['%s'] * len(values))}, {outlet_pk} "
             f"FROM {qn(outlet_meta.db_table)} WHERE {outlet_pk} IN "
             f"({', '.join(['%s'] * len(rows))})",
-            [*values, *(row.outlet_id for row in rows)],
+            params,
         )
         if cursor.rowcount != len(rows):
             raise IntegrityError("An outlet of the command was deleted meanwhile.")

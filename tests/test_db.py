@@ -183,6 +183,28 @@ def test_without_prepared_statements_the_cursor_is_djangos(monkeypatch):
     assert not _prepared("SELECT $1::int + 3 AS unprepared")
 
 
+@postgresql_only
+def test_more_parameters_than_the_server_takes_are_bound_by_django(pdus):
+    """A statement with more parameters than PostgreSQL's protocol carries (65,535) cannot be
+    bound on the server: it is bound on the client, as Django binds, and still runs."""
+    from inventory.models import PDU
+
+    ids = [pdus[0].pk, *range(10**9, 10**9 + db.SERVER_BOUND_PARAMS_MAX)]
+    qn = connection.ops.quote_name
+    sql = (
+        f"SELECT {qn('id')}, {qn('name')} FROM {qn(PDU._meta.db_table)} "  # noqa: S608
+        f"WHERE {qn('id')} IN ({db.placeholders(len(ids))})"
+    )
+    assert [pdu.name for pdu in db.read_instances(PDU, sql, ids)] == [pdus[0].name]
+    rename = Statement(
+        f"UPDATE {qn(PDU._meta.db_table)} SET {qn('name')} = %s "  # noqa: S608
+        f"WHERE {qn('id')} IN ({db.placeholders(len(ids))})",
+        ["renamed", *ids],
+    )
+    assert db.execute(rename) == 1
+    assert PDU.objects.get(pk=pdus[0].pk).name == "renamed"
+
+
 def test_the_prepared_statements_setting_is_read_from_the_environment():
     import subprocess
     import sys
