@@ -22,13 +22,11 @@ def cursor(params=()):
     client and never prepare. Elsewhere (SQLite), with prepared statements turned off, or
     for more parameters than the server takes, Django's cursor. Either way Django's
     wrapper: its error classes, its query log."""
+    if connection.vendor != "postgresql" or len(params) > SERVER_BOUND_PARAMS_MAX:
+        return connection.cursor()
     connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    if (
-        connection.vendor != "postgresql"
-        or connection.connection.prepare_threshold is None
-        or len(params) > SERVER_BOUND_PARAMS_MAX
-    ):
+    connection.ensure_connection()  # the threshold is the live connection's
+    if connection.connection.prepare_threshold is None:
         return connection.cursor()
     from django.db.backends.postgresql.base import ServerBindingCursor
 
@@ -61,12 +59,7 @@ def read_instances(model, sql: str, params) -> list:
     db = model.objects.db
     instances = []
     for row in found:
-        values = []
-        for i, _, col, converters in fields:
-            value = row[i]
-            for convert in converters:
-                value = convert(value, col, connection)
-            values.append(value)
+        values = [_convert(row[i], col, converters) for i, _, col, converters in fields]
         instance = model.from_db(db, attnames, values)
         for i, name in others:
             setattr(instance, name, row[i])
@@ -87,14 +80,18 @@ def instance_from_db(model, values: dict):
     each field's own: SQLite's booleans and times, decrypted secrets): for a model's columns
     read alongside another model's rows, which ``read_instances`` (as ``raw()``) hands over
     unconverted."""
-    converted = {}
-    for attname, col, converters in _converters(model, connection.vendor):
-        if attname in values:
-            value = values[attname]
-            for convert in converters:
-                value = convert(value, col, connection)
-            converted[attname] = value
+    converted = {
+        attname: _convert(values[attname], col, converters)
+        for attname, col, converters in _converters(model, connection.vendor)
+        if attname in values
+    }
     return instance_from_values(model, converted)
+
+
+def _convert(value, col, converters):
+    for convert in converters:
+        value = convert(value, col, connection)
+    return value
 
 
 @dataclasses.dataclass(frozen=True)

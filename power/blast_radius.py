@@ -161,10 +161,10 @@ def _outlets_with_pdus(ids: set[int]) -> list[Outlet]:
     request.
 
     Written in SQL and read as ``raw()`` reads, by ``read_instances`` (the outlet's
-    converters apply; the PDU's, rack's
-    and site's ids and names need none; the host's columns are converted as the ORM would):
-    built with the ORM, the join, the ordering and the values cost 1 ms for 0.1 ms in the
-    database, and the hosts were a second statement, on the path of every power request."""
+    converters apply; the PDU's, rack's and site's ids and names need none; the host's
+    columns are converted as the ORM would): built with the ORM, the join, the ordering and
+    the values cost 1 ms for 0.1 ms in the database, and the hosts were a second statement,
+    on the path of every power request."""
     if not ids:
         return []
     ordered = sorted(ids)

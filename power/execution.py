@@ -310,12 +310,6 @@ def _claim_statement(command_id: int, claim: str, config: ExecutionSettings, now
         "claim": claim,
         "pending": CommandStatus.PENDING,
         "running": CommandStatus.RUNNING,
-        # For the mark of the fresh rows (_mark_fresh_sql), which comes with the claim.
-        "on": CommandAction.ON,
-        "on_sent": OutletStep.ON_SENT,
-        "off_sent": OutletStep.OFF_SENT,
-        "step_pending": OutletStep.PENDING,
-        "outcome_pending": OutletOutcome.PENDING,
     }
     return sql, params
 
@@ -324,7 +318,8 @@ def _mark_fresh_sql(action: str, command: str) -> str:
     """The UPDATE that marks a claimed command's fresh rows (nothing done to them yet) as
     sent for its first phase ("on sent" for an on, "off sent" for an off or a cycle), and
     started now; ``action`` and ``command`` are SQL giving the command's action and id. Its
-    parameters are the claim's (``_claim_statement``)."""
+    parameters are ``_mark_params``, named apart from the claim's so that it can be a clause
+    of the claim's statement."""
     qn, meta = connection.ops.quote_name, PowerCommandOutlet._meta
     column = {name: qn(meta.get_field(name).column) for name in ("step", "started_at", "outcome")}
     return (
@@ -334,6 +329,17 @@ def _mark_fresh_sql(action: str, command: str) -> str:
         f"WHERE {qn(meta.get_field('command').column)} = {command} "
         f"AND {column['step']} = %(step_pending)s AND {column['outcome']} = %(outcome_pending)s"
     )
+
+
+def _mark_params(now: datetime) -> dict:
+    return {
+        "now": now,
+        "on": CommandAction.ON,
+        "on_sent": OutletStep.ON_SENT,
+        "off_sent": OutletStep.OFF_SENT,
+        "step_pending": OutletStep.PENDING,
+        "outcome_pending": OutletOutcome.PENDING,
+    }
 
 
 def _first_sent_step(action: str) -> str:
@@ -368,12 +374,15 @@ def _claim_with_rows(
         if command is None:
             return None, [], []
         rows = _rows_with_pdus(command_id)
-        if any(_is_fresh(row) for row in rows):
-            _, params = _claim_statement(command_id, claim, config, now)
+        fresh = [row for row in rows if _is_fresh(row)]
+        if fresh:
             mark = _mark_fresh_sql("%(action)s", "%(id)s")
-            execute(Statement(mark, {**params, "action": command.action}))
-        return command, rows, _marked_fresh(command, rows, now)
+            execute(
+                Statement(mark, {**_mark_params(now), "id": command_id, "action": command.action})
+            )
+        return command, rows, _marked(command, fresh, now)
     claim_sql, params = _claim_statement(command_id, claim, config, now)
+    params |= _mark_params(now)  # "now" is the claim's too
     mark_sql = _mark_fresh_sql("(SELECT action FROM claimed)", "(SELECT id FROM claimed)")
     load = _load_parts(connection.vendor, "%(id)s")
     # The command's columns come with its first row only (alone when it has none): repeated
@@ -397,17 +406,16 @@ def _claim_with_rows(
     command = claimed.instance(found[0])
     rows = [row for row in found if row.pk is not None]
     _attach_outlets(rows, load.pdu)
-    return command, rows, _marked_fresh(command, rows, now)
+    return command, rows, _marked(command, [row for row in rows if _is_fresh(row)], now)
 
 
 def _is_fresh(row: PowerCommandOutlet) -> bool:
     return row.step == OutletStep.PENDING and row.outcome == OutletOutcome.PENDING
 
 
-def _marked_fresh(command, rows, now) -> list[PowerCommandOutlet]:
-    """The fresh rows (as read before the claim's mark), given the step and start the mark
-    wrote."""
-    fresh = [row for row in rows if _is_fresh(row)]
+def _marked(command, fresh, now) -> list[PowerCommandOutlet]:
+    """The ``fresh`` rows (as read before the claim's mark), given the step and start the
+    mark wrote."""
     for row in fresh:
         row.step, row.started_at = _first_sent_step(command.action), now
     return fresh

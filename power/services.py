@@ -11,8 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from dcpower import db
-from dcpower.db import placeholders, writes_in_one_statement
+from dcpower.db import cursor, placeholders, writes_in_one_statement
 from dcpower.request_id import current_request_id
 from inventory.models import Outlet
 from power.blast_radius import BlastRadius, blast_radius, resolve_outlets
@@ -183,9 +182,9 @@ def _command_create(command: PowerCommand, outlets: list[Outlet]) -> list[PowerC
         f"SELECT {qn(meta.pk.column)} FROM new_command"
     )
     params = [*values, *row_values, *(row.outlet_id for row in rows)]
-    with db.cursor(params) as cursor:
-        cursor.execute(sql, params)
-        (command.pk,) = cursor.fetchone()
+    with cursor(params) as c:
+        c.execute(sql, params)
+        (command.pk,) = c.fetchone()
     command._state.adding, command._state.db = False, connection.alias
     for row in rows:
         row.command = command
@@ -229,8 +228,8 @@ def _result_rows_create(
     qn = connection.ops.quote_name
     outlet_pk = qn(outlet_meta.pk.column)
     params = [*values, *(row.outlet_id for row in rows)]
-    with db.cursor(params) as cursor:
-        cursor.execute(
+    with cursor(params) as c:
+        c.execute(
             f"INSERT INTO {qn(meta.db_table)} "  # noqa: S608 - names from the models
             f"({', '.join(qn(f.column) for f in shared)}, {qn(outlet_column)}) "
             f"SELECT {', '.join(['%s'] * len(values))}, {outlet_pk} "
@@ -238,7 +237,7 @@ def _result_rows_create(
             f"({', '.join(['%s'] * len(rows))})",
             params,
         )
-        if cursor.rowcount != len(rows):
+        if c.rowcount != len(rows):
             raise IntegrityError("An outlet of the command was deleted meanwhile.")
     return rows
 

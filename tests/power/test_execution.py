@@ -240,7 +240,7 @@ def test_a_cycle_records_the_state_before_when_its_off_half_is_verified(fleet, d
     needs, and the answer shows what the outlets were."""
 
     class Died(Exception):
-        pass
+        """The worker's death, where the off period would begin."""
 
     def die(seconds):
         raise Died
