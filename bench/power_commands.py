@@ -21,7 +21,8 @@ What it does, all on loopback:
 4. In interleaved rounds, side by side: one outlet switched end to end (POST
    /api/v1/outlets/{id}/power/{off|on}/ with a reason, force and ``Prefer: wait``, whose
    answer carries the verified outcome; ``--completion poll`` GETs the command until it has
-   finished instead); a no-op DRF request (GET /api/v1/sites/?limit=1 with the same token); a
+   finished instead); a no-op DRF request (a view answering {} to the same token, served
+   beside dcpower's URLs); a
    no-op Celery task round trip (a task that returns None, from a module the worker imports,
    its result read from Redis); one SNMP SET and its verifying GET with our driver against one
    simulated PDU in one long-lived event loop. Then 1,000 outlets (every outlet of the 50
@@ -89,6 +90,37 @@ from celery import shared_task
 def noop():
     return None
 '''
+# The no-op DRF request: an APIView that answers {} to an authenticated user, served by the
+# benchmark's gunicorn beside dcpower's own URLs, so that it passes through the same
+# middleware, token authentication, content negotiation and JSON rendering as the POST.
+NOOP_PATH = "/api/v1/bench-noop/"
+# For reference: the smallest read of dcpower's own (a token, a count, one row serialised).
+LIST_PATH = "/api/v1/sites/?limit=1"
+NOOP_URLS_MODULE = '''"""dcpower's URLs and the no-op DRF request (bench/power_commands.py)."""
+from django.urls import path
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dcpower.urls import handler404, handler500, urlpatterns as dcpower_urlpatterns
+
+
+class Noop(APIView):
+    """Authenticated as every API request is (DRF's default classes: the token); does nothing."""
+
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        return Response({})
+
+
+urlpatterns = [path("api/v1/bench-noop/", Noop.as_view()), *dcpower_urlpatterns]
+'''
+NOOP_SETTINGS_MODULE = '''"""dcpower's settings, the benchmark's URLs (bench/power_commands.py)."""
+from dcpower.settings import *  # noqa: F403
+
+ROOT_URLCONF = "bench_power_urls"
+'''
 
 
 # --- statistics -----------------------------------------------------------------------------
@@ -148,9 +180,11 @@ class Bench:
 def bench_env(args, tmp: Path) -> dict[str, str]:
     """The environment of every dcpower process of the run (server, worker, helpers)."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("POWER_", "CELERY_"))}
+    (tmp / "bench_power_urls.py").write_text(NOOP_URLS_MODULE)
+    (tmp / "bench_power_settings.py").write_text(NOOP_SETTINGS_MODULE)
     return {
         **keep,
-        "DJANGO_SETTINGS_MODULE": "dcpower.settings",
+        "DJANGO_SETTINGS_MODULE": "bench_power_settings",  # dcpower's, with the no-op's URL
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{args.database}",
         "CELERY_BROKER_URL": args.redis_url,
         "CELERY_RESULT_BACKEND": args.redis_url,
@@ -256,7 +290,7 @@ def start_server(args, bench: Bench) -> None:
     deadline = time.monotonic() + 60
     while True:
         with contextlib.suppress(OSError, http.client.HTTPException):
-            status, _ = api.request("GET", "/api/v1/sites/?limit=1")
+            status, _ = api.request("GET", NOOP_PATH)
             if status == 200:
                 api.close()
                 return
@@ -430,12 +464,12 @@ def bulk_once(api: Api, outlets: list[int], action: str, args) -> CommandSample:
     )
 
 
-def drf_once(api: Api) -> float:
+def get_once(api: Api, path: str) -> float:
     t0 = time.perf_counter()
-    status, _ = api.request("GET", "/api/v1/sites/?limit=1")
+    status, _ = api.request("GET", path)
     elapsed = time.perf_counter() - t0
     if status != 200:
-        raise RuntimeError(f"GET /api/v1/sites/ answered {status}")
+        raise RuntimeError(f"GET {path} answered {status}")
     return elapsed
 
 
@@ -715,11 +749,11 @@ def helper_profile(params: dict) -> dict:
         action = "off" if i % 2 == 0 else "on"
         body = {"reason": "bench profile", "force": True}
         single.append(one(f"/api/v1/outlets/{outlet}/power/{action}/", body, action))
-    # The no-op DRF request part, in the same process: its own statements (the token, a count,
-    # a row), which the parts already contain.
-    noop = [
-        measure("noop", lambda: client.get("/api/v1/sites/?limit=1"))[1]
-        for _ in range(params["single_runs"])
+    # The no-op DRF request part, in the same process: its own statement (the token), which
+    # the parts already contain; and the small list, for reference.
+    noop = [measure("noop", lambda: client.get(NOOP_PATH))[1] for _ in range(params["single_runs"])]
+    listing = [
+        measure("list", lambda: client.get(LIST_PATH))[1] for _ in range(params["single_runs"])
     ]
     bulk = []
     for i in range(params["bulk_runs"]):
@@ -744,7 +778,7 @@ def helper_profile(params: dict) -> dict:
         shares[kind] = profile_shares(pstats.Stats(profiler))
     if params.get("pstats_dir"):
         write_stage_pstats(Path(params["pstats_dir"]), outlet, params["single_runs"], one)
-    return {"single": single, "bulk": bulk, "noop": noop, "shares": shares}
+    return {"single": single, "bulk": bulk, "noop": noop, "list": listing, "shares": shares}
 
 
 def write_stage_pstats(directory: Path, outlet: int, runs: int, one) -> None:
@@ -839,6 +873,7 @@ class Report:
     e2e: list[CommandSample]
     e2e_times: dict[int, tuple[float, float, float]]
     drf: list[float]
+    listing: list[float]  # for reference: a small list of dcpower's (LIST_PATH)
     celery: list[float]
     snmp: list[float]
     executor_snmp: list[float]
@@ -924,7 +959,7 @@ class Report:
                 f"p50 ≤ {E2E_P50_MS:g} ms, p99 ≤ {E2E_P99_MS:g} ms",
                 f"p50 {word[p50.ok]}, p99 {word[p99.ok]}",
             ),
-            row("part: no-op DRF request (GET /api/v1/sites/?limit=1)", self.drf),
+            row(f"part: no-op DRF request (GET {NOOP_PATH})", self.drf),
             row("part: no-op Celery task round trip (Redis)", self.celery),
             row("part: SNMP SET + verifying GET (our driver, one PDU)", self.snmp),
             f"| sum of the parts' p50 | | {ms(self.parts_p50_s)} | | end-to-end p50 ≤ "
@@ -934,6 +969,7 @@ class Report:
                 "(state walk + SET + state walk)",
                 self.executor_snmp,
             ),
+            row(f"for reference: a small list of dcpower's (GET {LIST_PATH})", self.listing),
             f"| 1,000 outlets on 50 PDUs, one command: POST → answer showing all verified | "
             f"{len(bulk)} | {ms(statistics.median(bulk))} (min {ms(min(bulk))}, max "
             f"{ms(max(bulk))}) | | ≤ {BULK_S * 1000:g} ms | {word[bulk_check.ok]} |",
@@ -992,8 +1028,12 @@ class Report:
             f"commands, then {len(self.e2e)} measured in {a.rounds} rounds, each sample "
             "followed by one sample of each part (interleaved, so they share the machine's "
             "noise).",
-            "- Parts alone: GET /api/v1/sites/?limit=1 on the same connection and token (one "
-            "token lookup, a count and a one-row select); a task returning None from a module "
+            f"- Parts alone: GET {NOOP_PATH} on the same connection and token: a DRF view "
+            "that answers `{}` to an authenticated user, served beside dcpower's URLs by the "
+            "same gunicorn (the benchmark's settings module adds it), so it passes through "
+            "the same middleware, token authentication (one statement), content negotiation "
+            f"and rendering as the POST (for reference, GET {LIST_PATH}: the token, a count "
+            "and a one-row select); a task returning None from a module "
             "the worker imports (`--include`), sent to the site's queue, its result read from "
             "Redis; `driver.switch([n])` then `driver.outlet_state(n)` against one simulated PDU "
             "in the benchmark's own long-lived event loop, whose driver read the PDU's states "
@@ -1036,7 +1076,7 @@ class Report:
             "| stage | one outlet | 1,000 outlets |",
             "| --- | --- | --- |",
             *self._profile_rows(single, bulk),
-            self._noop_row(),
+            *self._noop_rows(),
             "",
             self._shares_text(),
         ]
@@ -1068,14 +1108,18 @@ class Report:
             f"back) | {cell('get', single)} | {cell('get', bulk)} |",
         ]
 
-    def _noop_row(self) -> str:
-        runs = self.profile["noop"]
-        total, sql_s = (statistics.median(r.get(k, 0) for r in runs) for k in ("total_s", "sql_s"))
-        sql = statistics.median(r.get("sql", 0) for r in runs)
-        return (
-            f"| for reference: the no-op DRF request (the view) | {ms(total)} ms; {sql:g} SQL "
-            f"({ms(sql_s)} ms) | |"
-        )
+    def _noop_rows(self) -> list[str]:
+        rows = []
+        for key, name in (("noop", "the no-op DRF request"), ("list", f"GET {LIST_PATH}")):
+            runs = self.profile[key]
+            total, sql_s, sql = (
+                statistics.median(r.get(k, 0) for r in runs) for k in ("total_s", "sql_s", "sql")
+            )
+            rows.append(
+                f"| for reference: {name} (the view) | {ms(total)} ms; {sql:g} SQL "
+                f"({ms(sql_s)} ms) | |"
+            )
+        return rows
 
     def _shares_text(self) -> str:
         s, b = self.profile["shares"]["single"], self.profile["shares"]["bulk"]
@@ -1356,20 +1400,22 @@ def run(args, bench: Bench) -> Report:
 
         for _ in range(args.warmup):
             e2e_once(api, e2e_outlet, action("e2e"), args)
-            drf_once(api)
+            get_once(api, NOOP_PATH)
+            get_once(api, LIST_PATH)
             celery_once(celery_app, bench.queue)
             snmp.set_and_get(snmp_outlet, action("snmp"))
         bulk_once(api, every_outlet, action("bulk"), args)
         bulk_once(api, every_outlet, action("bulk"), args)
         snmp.requests.clear()
 
-        e2e, drf, celery, snmp_s, executor_snmp, bulk = [], [], [], [], [], []
+        e2e, drf, listing, celery, snmp_s, executor_snmp, bulk = [], [], [], [], [], [], []
         per_round = [args.samples // args.rounds] * args.rounds
         per_round[-1] += args.samples - sum(per_round)
         for number, n in enumerate(per_round, 1):
             for _ in range(n):
                 e2e.append(e2e_once(api, e2e_outlet, action("e2e"), args))
-                drf.append(drf_once(api))
+                drf.append(get_once(api, NOOP_PATH))
+                listing.append(get_once(api, LIST_PATH))
                 celery.append(celery_once(celery_app, bench.queue))
                 snmp_s.append(snmp.set_and_get(snmp_outlet, action("snmp")))
                 executor_snmp.append(snmp.executor_style(snmp_outlet, action("snmp")))
@@ -1422,6 +1468,7 @@ def run(args, bench: Bench) -> Report:
         e2e=e2e,
         e2e_times=e2e_times,
         drf=drf,
+        listing=listing,
         celery=celery,
         snmp=snmp_s,
         executor_snmp=executor_snmp,
