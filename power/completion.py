@@ -19,9 +19,12 @@ the database.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import os
+import threading
 import time
 from datetime import datetime
 
@@ -206,33 +209,149 @@ def _is_finished(command_id: int) -> bool:
 def wait_until_finished(command_id: int, timeout_s: float) -> Waited:
     """Block until the command has finished or ``timeout_s`` has passed."""
     deadline = time.monotonic() + timeout_s
-    client = _redis()
-    if client is None:
-        return Waited(_poll(command_id, deadline))
-    try:
-        pubsub = client.pubsub()
-        pubsub.subscribe(channel(command_id))
-        # Wait for the confirmation: only then is a later announcement sure to reach us, so
-        # the status read below cannot miss a command finishing in between.
-        pubsub.get_message(timeout=min(2.0, timeout_s))
-    except (redis.RedisError, OSError):  # fall back to reading the status
-        logger.warning("waiting for command %s without Redis", command_id, exc_info=True)
+    url = settings.EVENTS_REDIS_URL
+    waiter = _listener(url).register(command_id, min(2.0, timeout_s)) if url else None
+    if waiter is None:  # no Redis, or not reachable: read the status
         return Waited(_poll(command_id, deadline))
     try:
         while True:
+            # An announcement already in hand answers without a read (it came after the
+            # listener was subscribed, so it is the command's latest).
+            if waiter.announced.is_set():
+                return Waited(True, CommandOutcome.from_message(waiter.message))
             if _is_finished(command_id):
                 return Waited(True)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return Waited(False)
-            try:
-                message = pubsub.get_message(timeout=min(remaining, RECHECK_S))
-            except (redis.RedisError, OSError):
-                return Waited(_poll(command_id, deadline))
-            if message and message.get("type") == "message":
-                return Waited(True, CommandOutcome.from_message(message["data"]))
+            if waiter.announced.wait(min(remaining, RECHECK_S)):
+                return Waited(True, CommandOutcome.from_message(waiter.message))
     finally:
-        pubsub.close()
+        waiter.listener.unregister(waiter)
+
+
+@dataclasses.dataclass(eq=False)
+class _Waiter:
+    """A request waiting for one command's announcement."""
+
+    listener: _Listener
+    command_id: int
+    announced: threading.Event = dataclasses.field(default_factory=threading.Event)
+    message: bytes = b""
+
+
+class _Listener:
+    """The process's one subscription to every command's announcements, on a connection of
+    its own, kept open by a thread that hands each announcement to the requests waiting for
+    that command.
+
+    A waiting request used to subscribe on a connection of its own, wait for the
+    confirmation, and unsubscribe: two round trips per wait, and a connection taken from the
+    process's pool that closing the subscription left disconnected, so that the next command
+    on that pool (the power rate limit's, on the next POST's path) connected again. The
+    thread stops when its connection fails while nobody waits; the next wait starts another.
+    A message lost while the connection is down costs a waiter a recheck of the database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # subscribed, or an attempt failed
+        self._waiters: dict[int, set[_Waiter]] = {}
+        self._subscribed = False
+        self._failures = 0
+        self._thread: threading.Thread | None = None
+
+    def register(self, command_id: int, timeout_s: float) -> _Waiter | None:
+        """Wait for ``command_id``'s announcement from now on; None, at once, if Redis
+        cannot be reached, or if the subscription is not up within ``timeout_s``: the
+        caller reads the database instead."""
+        waiter = _Waiter(self, command_id)
+        with self._lock:
+            self._waiters.setdefault(command_id, set()).add(waiter)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="dcpower-command-announcements", daemon=True
+                )
+                self._thread.start()
+            # Only once subscribed is an announcement made after this point sure to reach
+            # us, so that the caller's status read cannot miss a command finishing between.
+            failures = self._failures
+            self._changed.wait_for(lambda: self._subscribed or self._failures > failures, timeout_s)
+            if self._subscribed:
+                return waiter
+        self.unregister(waiter)
+        return None
+
+    def unregister(self, waiter: _Waiter) -> None:
+        with self._lock:
+            waiters = self._waiters.get(waiter.command_id, set())
+            waiters.discard(waiter)
+            if not waiters:
+                self._waiters.pop(waiter.command_id, None)
+
+    def _run(self) -> None:
+        backoff_s = 0.1
+        while True:
+            client = redis.Redis.from_url(
+                self.url,
+                socket_connect_timeout=2,
+                health_check_interval=30,  # a PING when idle that long: a dead peer is found
+                client_name=LISTENER_CLIENT_NAME,
+            )
+            pubsub = client.pubsub()
+            try:
+                pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+                while True:
+                    message = pubsub.get_message(timeout=30)
+                    if message is None:
+                        continue
+                    if message["type"] == "psubscribe":
+                        with self._lock:
+                            self._subscribed = True
+                            self._changed.notify_all()
+                        backoff_s = 0.1
+                    elif message["type"] == "pmessage":
+                        self._deliver(message["channel"], message["data"])
+            except Exception:  # Redis failed, or anything else: the thread must go on
+                logger.warning("power command announcements: listening failed", exc_info=True)
+            finally:
+                with contextlib.suppress(redis.RedisError, OSError):
+                    pubsub.close()
+                    client.close()
+            with self._lock:
+                self._subscribed = False
+                self._failures += 1
+                self._changed.notify_all()
+                if not self._waiters:  # nobody to listen for: the next wait starts again
+                    self._thread = None
+                    return
+            time.sleep(backoff_s)
+            backoff_s = min(backoff_s * 2, 5.0)
+
+    def _deliver(self, channel_name: bytes, data: bytes) -> None:
+        try:
+            command_id = int(channel_name.decode().removeprefix(CHANNEL_PREFIX))
+        except ValueError:
+            return
+        with self._lock:
+            waiters = list(self._waiters.get(command_id, ()))
+        for waiter in waiters:
+            waiter.message = data
+            waiter.announced.set()
+
+
+LISTENER_CLIENT_NAME = "dcpower-command-announcements"
+_listeners: dict[tuple[int, str], _Listener] = {}
+_listeners_lock = threading.Lock()
+
+
+def _listener(url: str) -> _Listener:
+    """The process's listener for ``url`` (a forked child starts its own)."""
+    key = (os.getpid(), url)
+    with _listeners_lock:
+        if key not in _listeners:
+            _listeners[key] = _Listener(url)
+        return _listeners[key]
 
 
 def _poll(command_id: int, deadline: float) -> bool:

@@ -88,6 +88,123 @@ def test_an_unreachable_redis_neither_fails_a_command_nor_a_waiter(command, sett
     thread.join(5)
 
 
+def test_an_unreachable_redis_does_not_delay_a_waiter(command, settings):
+    settings.EVENTS_REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+    finish(command.pk, announce=False)
+    started = time.monotonic()
+    assert completion.wait_until_finished(command.pk, 20) == completion.Waited(True)
+    # The refused connection sends the waiter to the database at once, not after the 2 s
+    # it would give a subscription that is slow to come up.
+    assert time.monotonic() - started < 1.0
+
+
+# --- One subscription per process -----------------------------------------------------------
+
+
+def _listener_connections(client) -> list[dict]:
+    return [c for c in client.client_list() if c["name"] == completion.LISTENER_CLIENT_NAME]
+
+
+def _waiting(command_ids: list[int]):
+    """Threads waiting for ``command_ids``; their results in the returned dict."""
+    results: dict[int, completion.Waited] = {}
+
+    def wait(command_id):
+        try:
+            results[command_id] = completion.wait_until_finished(command_id, 20)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=wait, args=(pk,), daemon=True) for pk in command_ids]
+    for thread in threads:
+        thread.start()
+    return threads, results
+
+
+def _until(condition, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def commands(pdus, admin_user):
+    outlets = pdus[0].outlets.order_by("number")[:4]
+    return [
+        power_command_request(user=admin_user, action="on", outlet_ids=[o.pk]).command
+        for o in outlets
+    ]
+
+
+@pytest.mark.requires_service("redis")
+def test_waiters_share_one_subscription_and_each_gets_its_own_announcement(
+    commands, settings, monkeypatch
+):
+    import redis
+
+    settings.EVENTS_REDIS_URL = redis_url()
+    monkeypatch.setattr(completion, "RECHECK_S", 30.0)  # only announcements end these waits
+    client = redis.Redis.from_url(redis_url())
+    ids = [c.pk for c in commands]
+    threads, results = _waiting(ids)
+    listener = completion._listener(redis_url())
+    _until(lambda: sum(len(w) for w in listener._waiters.values()) == len(ids))
+    assert len(_listener_connections(client)) == 1
+
+    for pk in ids:
+        outcome = _outcome(status=CommandStatus.SUCCEEDED, error=f"command {pk}")
+        PowerCommand.objects.filter(pk=pk).update(status=CommandStatus.SUCCEEDED)
+        completion.announce_finished(pk, CommandStatus.SUCCEEDED, outcome)
+    for thread in threads:
+        thread.join(10)
+    assert {pk: w.outcome.error for pk, w in results.items()} == {pk: f"command {pk}" for pk in ids}
+    assert listener._waiters == {}
+    client.close()
+
+
+@pytest.mark.requires_service("redis")
+def test_a_wait_leaves_the_process_redis_connection_connected(command, settings):
+    """A subscription of a request's own took a connection from the process's pool and left
+    it disconnected: the next command on that pool (the rate limit's, on the next POST's
+    path) connected again."""
+    from dcpower.redis_clients import redis_client
+
+    settings.EVENTS_REDIS_URL = redis_url()
+    client = redis_client(redis_url())
+    before = client.client_id()
+    thread = later(0.2, lambda: finish(command.pk, announce=True))
+    assert completion.wait_until_finished(command.pk, 20).finished
+    thread.join(5)
+    assert client.client_id() == before
+
+
+@pytest.mark.requires_service("redis")
+def test_the_subscription_comes_back_after_its_connection_is_killed(command, settings, monkeypatch):
+    import redis
+
+    settings.EVENTS_REDIS_URL = redis_url()
+    monkeypatch.setattr(completion, "RECHECK_S", 30.0)
+    client = redis.Redis.from_url(redis_url())
+    threads, results = _waiting([command.pk])
+    _until(lambda: len(_listener_connections(client)) == 1)
+    listener = completion._listener(redis_url())
+    _until(lambda: listener._waiters)
+    killed = _listener_connections(client)[0]["id"]
+    client.client_kill_filter(_id=killed)
+    # Subscribed again on a new connection, with the waiter still waiting.
+    _until(
+        lambda: (
+            [c["id"] for c in _listener_connections(client)] not in ([], [killed])
+            and listener._subscribed
+        )
+    )
+    finish(command.pk, announce=True)
+    threads[0].join(10)
+    assert results[command.pk] == completion.Waited(True)
+    client.close()
+
+
 def _closed_port() -> int:
     import socket
 
