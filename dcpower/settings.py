@@ -130,8 +130,8 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     # Connections live for a minute, in web processes and workers alike (dcpower/celery.py),
-    # and are checked before reuse, so one broken by a database restart costs a reconnect,
-    # not a failed request or power command.
+    # and are checked before reuse (cheaply: dcpower/postgresql, ADR 0027), so one broken by
+    # a database restart costs a reconnect, not a failed request or power command.
     DATABASES = {
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
     }
@@ -142,6 +142,9 @@ if DATABASE_URL:
     # keep prepared statements apart (PgBouncer before 1.21, or max_prepared_statements 0).
     # A prepare_threshold in the URL's query string wins.
     _postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if _postgresql:
+        # Django's, with a health check that makes a round trip only now and then (ADR 0027).
+        DATABASES["default"]["ENGINE"] = "dcpower.postgresql"
     if _postgresql and env_bool("DATABASE_PREPARED_STATEMENTS", True):
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 else:
