@@ -129,3 +129,35 @@ def test_the_command_prints_a_token_once(admin_user):
     assert client_with(plaintext).get(f"{API}/sites/").status_code == 200
     api_token_revoke(token=token)
     assert client_with(plaintext).get(f"{API}/sites/").status_code == 401
+
+
+def test_a_token_is_read_with_its_user_in_one_statement_as_the_orm_reads_them(
+    admin_user, django_assert_num_queries
+):
+    """dcpower.tokens reads the token and its user in one statement written in SQL: the same
+    values, of the same types, as select_related("user") reads."""
+    from dcpower.tokens import api_token_check
+
+    token, plaintext = api_token_create(
+        user=admin_user,
+        name="sync",
+        expires_at=timezone.now() + timedelta(days=1),
+        allowed_networks=["127.0.0.0/8"],
+    )
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())  # no write now
+    with django_assert_num_queries(1):
+        checked = api_token_check(plaintext, "127.0.0.1")
+    expected = ApiToken.objects.select_related("user").get(pk=token.pk)
+    for obj, reference in ((checked, expected), (checked.user, expected.user)):
+        for field in type(reference)._meta.concrete_fields:
+            got, wanted = getattr(obj, field.attname), getattr(reference, field.attname)
+            assert (got, type(got)) == (wanted, type(wanted)), field.name
+        assert obj._state.adding is False and obj._state.db == "default"
+
+
+def test_an_inactive_users_token_is_refused(admin_user):
+    _, plaintext = api_token_create(user=admin_user, name="gone")
+    admin_user.is_active = False
+    admin_user.save(update_fields=["is_active"])
+    response = client_with(plaintext).get(f"{API}/sites/")
+    assert response.status_code == 401 and "inactive" in response.data["detail"]
