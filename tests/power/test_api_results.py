@@ -150,6 +150,62 @@ def test_without_a_request_the_urls_are_paths_as_reverse_gives(command):
     assert data[0]["outlet"]["url"].startswith("/api/v1/outlets/")
 
 
+# --- The command itself, written from the command as its declared fields write it ---------
+
+
+def generic_command(command: PowerCommand, context: dict) -> dict:
+    """What DRF's generic path writes of a command: every declared field of
+    PowerCommandSerializer, each through its own to_representation."""
+    from rest_framework import serializers
+
+    serializer = PowerCommandSerializer(command, context=context)
+    return serializers.Serializer.to_representation(serializer, command)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/St_Johns"])
+@pytest.mark.parametrize("path", ["/", "/?format=json", None])
+def test_a_command_is_written_as_its_declared_fields_write_it(api, command, outlets, zone, path):
+    finished = PowerCommand.objects.get(pk=command.pk)
+    scheduled = api.post(
+        COMMANDS,
+        {
+            "action": "off",
+            "outlets": [outlets[9].pk],
+            "reason": "window",
+            "ticket": "CHG-1",
+            "force": True,
+            "not_before": (timezone.now() + timedelta(days=1)).isoformat(),
+        },
+        format="json",
+        headers={"Idempotency-Key": "k-1"},
+    )
+    assert scheduled.status_code == 202, scheduled.data
+    PowerCommand.objects.filter(pk=finished.pk).update(
+        status="partially_failed", started_at=T, finished_at=T + timedelta(seconds=3), error="e"
+    )
+    context = {"request": drf_request(path) if path else None}
+    with timezone.override(zone):
+        for pk in (command.pk, scheduled.data["id"]):
+            loaded = PowerCommand.objects.get(pk=pk)
+            expected = as_json(generic_command(loaded, context))
+            assert as_json(PowerCommandSerializer(loaded, context=context).data) == expected
+            listed = PowerCommandSerializer([loaded], many=True, context=context).data
+            assert as_json(listed[0]) == expected
+
+
+def test_a_command_just_created_is_written_as_read_back(admin_user, outlets):
+    """The command as the request created it (enums, not strings, for its action and
+    status; its rows at hand), as a request that does not wait answers with it."""
+    from power.services import power_command_request
+
+    created = power_command_request(
+        user=admin_user, action="cycle", outlet_ids=[outlets[0].pk], reason="r", force=True
+    ).command
+    context = {"request": drf_request()}
+    written = as_json(PowerCommandSerializer(created, context=context).data)
+    assert written == as_json(generic_command(created, context))
+
+
 # --- Queries: the same few, whatever the number of outlets -------------------------------
 
 
