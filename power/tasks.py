@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from power.execution import execute_command
 
+# A lost database connection (a failover, a connection dropped while idle that the health
+# check did not see: ADR 0027) fails the task; it is run again a second later, then 2 and 4,
+# as the same delivery, which resumes the command from each outlet's recorded step. Without
+# this the command waited for the stale-command sweep (minutes).
+DATABASE_RETRIES = 3
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    max_retries=DATABASE_RETRIES,
+    retry_backoff=1,
+    retry_jitter=False,
+)
 def execute_power_command(self, command_id: int, request_id: str | None = None) -> str:
     # acks_late: a worker that dies mid-command leaves the message to be redelivered, and
     # execute_command resumes from each outlet's recorded step (safe to repeat).
