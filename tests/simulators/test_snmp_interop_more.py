@@ -77,11 +77,12 @@ from tests.simulators.test_snmp_interop import (
     Session,
     Value,
     Varbind,
+    poll_until,
     run_session,
     snmp_get,
     snmp_set,
     snmp_walk,
-    timed_get,
+    switch_and_watch,
 )
 
 # --- Timing -------------------------------------------------------------------------------
@@ -339,21 +340,6 @@ def command(vendor: Vendor, outlet: int, action: str) -> Varbind:
     return (vendor.control(outlet), "i", vendor.commands[action])
 
 
-async def poll_until(
-    snmp: Session, oids: list[str], done: Callable[[dict[str, Value]], bool], *, within_s: float
-) -> list[Sample]:
-    """GET ``oids`` until ``done`` holds for an answer, at most ``within_s`` real seconds."""
-    samples = []
-    deadline = time.monotonic() + within_s
-    while True:
-        samples.append(await timed_get(snmp, *oids))
-        if done(samples[-1].values):
-            return samples
-        if time.monotonic() > deadline:
-            pytest.fail(f"no expected state within {within_s} s; last values {samples[-1]}")
-        await asyncio.sleep(POLL_INTERVAL_S)
-
-
 # --- System group -----------------------------------------------------------------------------
 
 
@@ -440,24 +426,19 @@ async def command_and_watch(
     watched = [status]
     if vendor.pending is not None and vendor.pending.column != vendor.status_column:
         watched.append(vendor.pending_oid(outlet))
-    final_on = action != "off"
-    seen_off = False
-
-    def finished(values: dict[str, Value]) -> bool:
-        nonlocal seen_off
-        seen_off = seen_off or values[status] not in vendor.relay_on_values
-        settled = values[status] == (vendor.on if final_on else vendor.off)
-        return settled and (action != "reboot" or seen_off)
-
-    sent = time.monotonic()
-    (await snmp.set(command(vendor, outlet, action))).ok()
-    received = time.monotonic()
-    truth = outlet_truth(fleet, vendor, outlet)
-    assert truth["on"] is (action != "on"), "the relay moved before its delay"
-    assert truth["pending"] is final_on, "the model does not show the command as pending"
-    within = real_s(RELAY_DELAY_S + SET_OFF_S + DEFAULT_OFF_S) + 3
-    samples = await poll_until(snmp, watched, finished, within_s=within)
-    return sent, received, samples
+    return await switch_and_watch(
+        snmp,
+        command(vendor, outlet, action),
+        action,
+        status=status,
+        watched=watched,
+        relay_on_values=vendor.relay_on_values,
+        final_value=vendor.off if action == "off" else vendor.on,
+        truth=lambda: outlet_truth(fleet, vendor, outlet),
+        within_s=real_s(RELAY_DELAY_S + SET_OFF_S + DEFAULT_OFF_S) + 3,
+        shortest_off_s=real_s(min(SET_OFF_S, DEFAULT_OFF_S)),
+        interval_s=POLL_INTERVAL_S,
+    )
 
 
 def relay_on(vendor: Vendor, sample: Sample, outlet: int) -> bool:
@@ -548,6 +529,7 @@ def test_delayed_off_waits_for_the_power_off_time(
             [vendor.status(outlet), vendor.pending_oid(outlet)],
             lambda values: values[vendor.status(outlet)] == vendor.off,
             within_s=real_s(delay + RELAY_DELAY_S) + 3,
+            interval_s=POLL_INTERVAL_S,
         )
         return sent, received, samples
 
