@@ -37,6 +37,7 @@ from power.choices import ACTIVE_COMMAND_STATUSES
 logger = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "dcpower:power-command-finished:"
+LISTENER_CLIENT_NAME = "dcpower-command-announcements"  # its connection, in CLIENT LIST
 POLL_WITHOUT_REDIS_S = 0.05
 RECHECK_S = 1.0
 
@@ -215,8 +216,8 @@ def wait_until_finished(command_id: int, timeout_s: float) -> Waited:
         return Waited(_poll(command_id, deadline))
     try:
         while True:
-            # An announcement already in hand answers without a read (it came after the
-            # listener was subscribed, so it is the command's latest).
+            # An announcement answers without a read (it came after the listener was
+            # subscribed, so it is the command's latest); else the database, now and then.
             if waiter.announced.is_set():
                 return Waited(True, CommandOutcome.from_message(waiter.message))
             if _is_finished(command_id):
@@ -224,8 +225,7 @@ def wait_until_finished(command_id: int, timeout_s: float) -> Waited:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return Waited(False)
-            if waiter.announced.wait(min(remaining, RECHECK_S)):
-                return Waited(True, CommandOutcome.from_message(waiter.message))
+            waiter.announced.wait(min(remaining, RECHECK_S))
     finally:
         waiter.listener.unregister(waiter)
 
@@ -340,7 +340,6 @@ class _Listener:
             waiter.announced.set()
 
 
-LISTENER_CLIENT_NAME = "dcpower-command-announcements"
 _listeners: dict[tuple[int, str], _Listener] = {}
 _listeners_lock = threading.Lock()
 

@@ -135,10 +135,7 @@ class PowerCommandResultsSerializer(serializers.ListSerializer):
         if isinstance(rows, QuerySet):
             rows = rows.values(*RESULT_VALUES)
         outlet_url = DetailUrls(f"{V}outlet-detail", request=self.context.get("request"))
-        # DRF's own formatting, so the format and time zone stay those of every other time;
-        # the zone looked up once, not for each of 2,000 times.
-        zone = serializers.DateTimeField().default_timezone()
-        time = serializers.DateTimeField(default_timezone=zone).to_representation
+        time = _time_writer()
         answer = []
         for row in rows:
             if isinstance(row, PowerCommandOutlet):
@@ -163,6 +160,13 @@ class PowerCommandResultsSerializer(serializers.ListSerializer):
                 }
             )
         return answer
+
+
+def _time_writer():
+    """DRF's own formatting of a time, so the format and time zone stay those of every other
+    time; the zone looked up once, not for each of 2,000 times."""
+    zone = serializers.DateTimeField().default_timezone()
+    return serializers.DateTimeField(default_timezone=zone).to_representation
 
 
 def _written_row_values(row: PowerCommandOutlet) -> dict:
@@ -221,7 +225,7 @@ class PowerCommandSerializer(serializers.Serializer):
         # on the answer of every power command, the waiting request's among them.
         # tests/power/test_api_results.py holds both to the same JSON.
         request = self.context.get("request")
-        time = serializers.DateTimeField().to_representation
+        time = _time_writer()
         results = PowerCommandResultsSerializer(
             child=PowerCommandOutletSerializer(), context=self.context
         )
